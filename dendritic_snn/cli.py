@@ -1,0 +1,150 @@
+"""``dsnn``: run learning experiments on simulated neuromorphic hardware.
+
+Bad input (a broken profile, an unknown task or flag value) prints one line naming what is
+wrong and exits with code 2; nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from .errors import DsnnError
+from .hardware.blocks import BLOCK_MODELS
+from .hardware.profiles import list_profiles, load_profile
+from .hardware.units import format_quantity
+
+EXIT_BAD_INPUT = 2
+
+
+class _Group(click.Group):
+    """Turn :class:`DsnnError` into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DsnnError as err:
+            click.echo(f"dsnn: error: {err}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except KeyboardInterrupt:
+            click.echo("dsnn: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dendritic_snn", prog_name="dsnn")
+def main() -> None:
+    """Simulate mixed-signal neuromorphic hardware and the on-chip learning rules proposed
+    for it: one command runs a learning experiment on a hardware profile, with device
+    mismatch and an energy estimate, and says whether it learned.
+
+    \b
+    Examples:
+      dsnn profile list
+      dsnn task pattern_discrimination
+      dsnn task pattern_discrimination --profile ideal --seed 3 --out runs/ideal3
+      dsnn task fi_curve --profile cmos45_spiking_ep
+    """
+
+
+# ------------------------------------------------------------------ profiles
+@main.group()
+def profile() -> None:
+    """List, show and validate hardware profiles."""
+
+
+@profile.command("list")
+def profile_list() -> None:
+    """List the built-in hardware profiles."""
+    for name in list_profiles():
+        prof = load_profile(name)
+        click.echo(f"{name:<20} {prof.model.technology:<32} time unit {prof.time_unit}")
+
+
+@profile.command("show")
+@click.argument("name")
+def profile_show(name: str) -> None:
+    """Show a profile (built-in NAME or a path) with values in SI-prefixed units."""
+    prof = load_profile(name)
+    click.echo(f"{prof.name}  ({prof.source})")
+    click.echo(f"  {prof.model.description}")
+    click.echo(f"  technology: {prof.model.technology}")
+    click.echo(f"  time scale: {prof.time_unit}, dt = {format_quantity(prof.dt, 'time')}")
+    click.echo(f"  sha256: {prof.sha256}")
+    for role, values in prof.params.items():
+        click.echo(f"  {role} ({prof.models[role]}):")
+        specs = BLOCK_MODELS[prof.models[role]]
+        for key, value in values.items():
+            sigma = prof.sigma(role, key)
+            mm = f"  mismatch {sigma:.0%}" if sigma else ""
+            click.echo(f"    {key:<12} {format_quantity(value, specs[key].dimension):>12}{mm}")
+    click.echo("  energy:")
+    for key, value in prof.energy.items():
+        dim = "power" if key.startswith("static") else "energy"
+        click.echo(f"    {key:<26} {format_quantity(value, dim)}")
+
+
+@profile.command("validate")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def profile_validate(path: Path) -> None:
+    """Check a profile file; exit 2 with one line naming file, field and reason if broken."""
+    prof = load_profile(path)
+    click.echo(f"{path}: ok ({prof.name}, sha256 {prof.sha256[:12]})")
+
+
+# ------------------------------------------------------------------ tasks
+def _parse_sets(values: tuple[str, ...]) -> dict:
+    from .runners.spec import parse_override
+
+    return dict(parse_override(v) for v in values)
+
+
+@main.command(context_settings={"show_default": True})
+@click.argument("name")
+@click.option("--learner", help="Learning rule (the task's default if omitted).")
+@click.option("--profile", "profile_name", metavar="NAME|PATH.yaml",
+              help="Hardware profile (the task's default if omitted).")
+@click.option("--mismatch", type=float, metavar="SIGMA",
+              help="Relative device mismatch, overriding the profile's (e.g. 0.2 = 20 %).")
+@click.option("--seed", type=int, default=0, help="Seed for the chip, the data and learning.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Run directory [default: runs/<task>-<timestamp>].")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Change a task-spec field (repeatable); see 'dsnn task NAME --show-config'.")
+@click.option("--show-config", is_flag=True, help="Print the task's spec and defaults, then exit.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def task(name, learner, profile_name, mismatch, seed, out, sets, show_config, quiet) -> None:
+    """Run task NAME and write a run directory (result.json, arrays.npz, PNG plots).
+
+    Tasks: run 'dsnn tasks' for the list.
+    """
+    from .runners.api import run_task
+    from .runners.spec import load_task_spec
+
+    if show_config:
+        spec = load_task_spec(name)
+        click.echo(yaml.safe_dump(spec.model_dump(), sort_keys=False).rstrip())
+        return
+    result = run_task(
+        name, learner=learner, profile=profile_name, mismatch=mismatch, seed=seed,
+        out=out, overrides=_parse_sets(sets), progress=not quiet,
+    )
+    click.echo(result["summary"])
+    click.echo(f"run directory: {result['run_dir']}")
+
+
+@main.command("tasks")
+def tasks() -> None:
+    """List the built-in tasks."""
+    from .runners.spec import list_task_specs, load_task_spec
+
+    for name in list_task_specs():
+        spec = load_task_spec(name)
+        click.echo(f"{name:<24} {spec.description}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
