@@ -105,15 +105,31 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
 @main.command(context_settings={"show_default": True})
 @click.argument("name")
 @click.option("--learner", help="Learning rule (the task's default if omitted).")
-@click.option("--profile", "profile_name", metavar="NAME|PATH.yaml",
-              help="Hardware profile (the task's default if omitted).")
-@click.option("--mismatch", type=float, metavar="SIGMA",
-              help="Relative device mismatch, overriding the profile's (e.g. 0.2 = 20 %).")
+@click.option(
+    "--profile",
+    "profile_name",
+    metavar="NAME|PATH.yaml",
+    help="Hardware profile (the task's default if omitted).",
+)
+@click.option(
+    "--mismatch",
+    type=float,
+    metavar="SIGMA",
+    help="Relative device mismatch, overriding the profile's (e.g. 0.2 = 20 %).",
+)
 @click.option("--seed", type=int, default=0, help="Seed for the chip, the data and learning.")
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
-              help="Run directory [default: runs/<task>-<timestamp>].")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Change a task-spec field (repeatable); see 'dsnn task NAME --show-config'.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Run directory [default: runs/<task>-<timestamp>].",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Change a task-spec field (repeatable); see 'dsnn task NAME --show-config'.",
+)
 @click.option("--show-config", is_flag=True, help="Print the task's spec and defaults, then exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def task(name, learner, profile_name, mismatch, seed, out, sets, show_config, quiet) -> None:
@@ -129,8 +145,14 @@ def task(name, learner, profile_name, mismatch, seed, out, sets, show_config, qu
         click.echo(yaml.safe_dump(spec.model_dump(), sort_keys=False).rstrip())
         return
     result = run_task(
-        name, learner=learner, profile=profile_name, mismatch=mismatch, seed=seed,
-        out=out, overrides=_parse_sets(sets), progress=not quiet,
+        name,
+        learner=learner,
+        profile=profile_name,
+        mismatch=mismatch,
+        seed=seed,
+        out=out,
+        overrides=_parse_sets(sets),
+        progress=not quiet,
     )
     click.echo(result["summary"])
     click.echo(f"run directory: {result['run_dir']}")

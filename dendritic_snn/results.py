@@ -21,8 +21,16 @@ import numpy as np
 
 RESULT_FILE = "result.json"
 REQUIRED_KEYS = (
-    "task", "learner", "profile", "seed", "mismatch", "config",
-    "metrics", "energy", "timing", "versions",
+    "task",
+    "learner",
+    "profile",
+    "seed",
+    "mismatch",
+    "config",
+    "metrics",
+    "energy",
+    "timing",
+    "versions",
 )
 
 

@@ -8,8 +8,9 @@ from dendritic_snn.hardware.profiles import load_profile
 
 def test_event_energy_dynapse():
     prof = load_profile("dynapse_se")
-    counts = EventCounts(spikes=10, synaptic_events=1000, weight_updates=5, elapsed_s=0.2,
-                         neurons=3, synapses=64)
+    counts = EventCounts(
+        spikes=10, synaptic_events=1000, weight_updates=5, elapsed_s=0.2, neurons=3, synapses=64
+    )
     parts = energy_breakdown(counts, prof)
     assert parts["spikes"] == pytest.approx(10 * 883e-12)
     assert parts["synaptic_events"] == pytest.approx(1000 * 17e-12)

@@ -56,9 +56,15 @@ def test_hash_tracks_content(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "dimension", "value"),
-    [("1.5 pF", "capacitance", 1.5e-12), ("82.65 uW", "power", 82.65e-6),
-     ("500 kHz", "frequency", 5e5), ("20 mV", "voltage", 0.02), ("1e-3 s", "time", 1e-3),
-     ("0.5 pA", "current", 0.5e-12), ("100 nS", "conductance", 1e-7)],
+    [
+        ("1.5 pF", "capacitance", 1.5e-12),
+        ("82.65 uW", "power", 82.65e-6),
+        ("500 kHz", "frequency", 5e5),
+        ("20 mV", "voltage", 0.02),
+        ("1e-3 s", "time", 1e-3),
+        ("0.5 pA", "current", 0.5e-12),
+        ("100 nS", "conductance", 1e-7),
+    ],
 )
 def test_parse_quantity(text, dimension, value):
     assert parse_quantity(text, dimension) == pytest.approx(value)
@@ -66,8 +72,14 @@ def test_parse_quantity(text, dimension, value):
 
 @pytest.mark.parametrize(
     ("text", "dimension"),
-    [("1.5 pV", "capacitance"), (1.5, "capacitance"), ("1.5", "capacitance"),
-     ("abc pF", "capacitance"), ("1.5 qF", "capacitance"), ("3 pF", "dimensionless")],
+    [
+        ("1.5 pV", "capacitance"),
+        (1.5, "capacitance"),
+        ("1.5", "capacitance"),
+        ("abc pF", "capacitance"),
+        ("1.5 qF", "capacitance"),
+        ("3 pF", "dimensionless"),
+    ],
 )
 def test_parse_quantity_rejects(text, dimension):
     with pytest.raises(UnitError):
@@ -91,6 +103,7 @@ def _set(path, value):
             del node[path[-1]]
         else:
             node[path[-1]] = value
+
     return mutate
 
 
@@ -109,7 +122,9 @@ BROKEN = {
     "sigma negative": (_set(("mismatch", "sigma"), -0.1), "mismatch.sigma: "),
     "unknown block model": (_set(("blocks", "neuron", "model"), "hh"), "unknown block model"),
     "unknown mismatch key": (
-        _set(("mismatch", "per_parameter"), {"neuron.Ifoo": 0.1}), "no such block parameter"),
+        _set(("mismatch", "per_parameter"), {"neuron.Ifoo": 0.1}),
+        "no such block parameter",
+    ),
 }
 
 
@@ -160,6 +175,7 @@ def test_cli_list_and_show():
     shown = runner.invoke(main, ["profile", "show", "cmos45_spiking_ep"])
     assert shown.exit_code == 0
     assert "600 mV" in shown.output and "8.79 uW" in shown.output
-    valid = runner.invoke(main, ["profile", "validate",
-                                 str(builtin_profile_dir() / "dynapse_se.yaml")])
+    valid = runner.invoke(
+        main, ["profile", "validate", str(builtin_profile_dir() / "dynapse_se.yaml")]
+    )
     assert valid.exit_code == 0 and "ok" in valid.output

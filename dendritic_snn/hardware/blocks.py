@@ -94,8 +94,10 @@ BLOCK_MODELS: dict[str, dict[str, ParamSpec]] = {
     "two_stage_lpf": {
         "f_3db": _p("frequency", "3-dB frequency of the two-stage small-signal response"),
         "decay_ratio": _p(
-            "dimensionless", "decay/rise time-constant ratio from the diodes (1 = linear RC)",
-            minimum=1.0, strict=False,
+            "dimensionless",
+            "decay/rise time-constant ratio from the diodes (1 = linear RC)",
+            minimum=1.0,
+            strict=False,
         ),
         "V_spike": _p("voltage", "spike amplitude at the filter input"),
     },
@@ -136,4 +138,13 @@ BLOCK_MODELS: dict[str, dict[str, ParamSpec]] = {
         "hysteresis": _p("voltage", "hysteresis width of the transfer", **_NONNEG),
         "C_mem": _p("capacitance", "integration capacitor"),
     },
+}
+
+#: Pairs (lower, upper) of parameters of one model that must stay ordered (lower < upper),
+#: in the nominal profile and in every mismatched instance.
+ORDERED: dict[str, list[tuple[str, str]]] = {
+    "ifc_schmitt": [("V_fall", "V_rise"), ("V_rise", "VDD")],
+    "capacitor_synapse": [("V_min", "V_max")],
+    "memcapacitor": [("C_min", "C_max")],
+    "ternary_bias": [("Vbp_active", "VDD"), ("Vbn_active", "VDD")],
 }

@@ -82,12 +82,16 @@ def energy_breakdown(counts: EventCounts, profile: Profile) -> dict[str, float]:
 
 
 def energy_report(
-    inference: EventCounts | None, training: EventCounts | None, profile: Profile
+    inference: EventCounts | None,
+    training: EventCounts | None,
+    profile: Profile,
+    run: EventCounts | None = None,
 ) -> dict:
     """The ``energy`` section of result.json from per-example event counts.
 
     ``per_inference_J`` and ``per_training_example_J`` are totals for one example; the
-    ``breakdown`` lists the contributions of each, with the counts they came from.
+    ``breakdown`` lists the contributions of each (and of the whole ``run`` if given), with
+    the counts they came from.
     """
     report: dict = {"per_inference_J": None, "per_training_example_J": None, "breakdown": {}}
     for key, counts in (("per_inference_J", inference), ("per_training_example_J", training)):
@@ -97,6 +101,11 @@ def energy_report(
         report[key] = parts["total"]
         name = key.removeprefix("per_").removesuffix("_J")
         report["breakdown"][name] = {"joules": parts, "counts": asdict(counts)}
+    if run is not None:
+        report["breakdown"]["run"] = {
+            "joules": energy_breakdown(run, profile),
+            "counts": asdict(run),
+        }
     if profile.reference_energy_per_inference is not None:
         report["reference_per_inference_J"] = profile.reference_energy_per_inference
     return report

@@ -12,7 +12,9 @@ positive (physical). The random stream of one parameter is derived from
 * the same seed gives the same chip, whatever else is sampled or in which order;
 * draws are independent across parameters and instances (teili reseeded before every
   parameter, which made them perfectly correlated: this module does not);
-* a NumPy parameter array and a Brian2 group get identical values for the same key.
+* a NumPy parameter array and a Brian2 group get identical values for the same key;
+* ordered pairs of a block (``blocks.ORDERED``, e.g. Schmitt ``V_fall < V_rise``) stay
+  ordered: in the rare joint tail where they would cross, the lower one is clipped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from scipy.stats import truncnorm
 
 from ..seeding import seeded_rng
+from .blocks import ORDERED
 
 if TYPE_CHECKING:
     from .profiles import Profile
@@ -63,7 +66,9 @@ def mismatch_factors(
     if sigma == 0.0:
         return np.ones(size)
     lower = max(-truncate_sigmas, (MIN_FACTOR - 1.0) / sigma)
-    z = truncnorm.rvs(lower, truncate_sigmas, size=size, random_state=seeded_rng(seed, "mismatch", key))
+    z = truncnorm.rvs(
+        lower, truncate_sigmas, size=size, random_state=seeded_rng(seed, "mismatch", key)
+    )
     return 1.0 + sigma * z
 
 
@@ -92,10 +97,15 @@ def sample_block(
     """
     nominal = profile.params[role]
     names = list(nominal) if params is None else params
-    return {
+    values = {
         name: nominal[name]
         * mismatch_factors(
             profile.sigma(role, name), n, seed, f"{role}.{name}", profile.truncate_sigmas
         )
         for name in names
     }
+    for lower, upper in ORDERED.get(profile.models[role], []):
+        if lower in values and upper in values:
+            # a rare joint tail could invert an ordered pair: keep the circuit physical
+            values[lower] = np.minimum(values[lower], values[upper] * (1 - 1e-3))
+    return values

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import DsnnError
-from .blocks import BLOCK_MODELS, PHYSICAL_CONSTANTS
+from .blocks import BLOCK_MODELS, ORDERED, PHYSICAL_CONSTANTS
 from .units import UnitError, parse_quantity
 
 
@@ -165,7 +165,9 @@ class Profile:
         self.model = model
         self.name = model.name
         self.models = {role: block.model for role, block in model.blocks.items()}
-        self.params = {role: self._block_params(role, block) for role, block in model.blocks.items()}
+        self.params = {
+            role: self._block_params(role, block) for role, block in model.blocks.items()
+        }
         self.dt = self._quantity("time_scale.dt", model.time_scale.dt, "time")
         if self.dt <= 0:
             raise ProfileError(f"{source}: time_scale.dt: must be > 0")
@@ -206,6 +208,11 @@ class Profile:
             if reason:
                 raise ProfileError(f"{self.source}: {field}: {block.params[key]!r} {reason}")
             values[key] = value
+        for lower, upper in ORDERED.get(block.model, []):
+            if not values[lower] < values[upper]:
+                raise ProfileError(
+                    f"{self.source}: blocks.{role}.params.{lower}: must be below {upper}"
+                )
         return values
 
     def _check_mismatch_keys(self) -> None:
@@ -244,11 +251,18 @@ class Profile:
         return self.model.mismatch.truncate_sigmas
 
     def with_mismatch(self, sigma: float) -> Profile:
-        """A copy of this profile whose default mismatch is ``sigma`` (per-parameter overrides
-        are dropped; exempt parameters stay exempt)."""
+        """A copy of this profile whose default mismatch is ``sigma``.
+
+        Per-parameter sigmas scale by the same factor (capped at 0.95) so their ratios to the
+        default are kept; exempt parameters stay exempt.
+        """
         raw = copy.deepcopy(self.raw)
+        old = self.model.mismatch.sigma
         raw["mismatch"]["sigma"] = sigma
-        raw["mismatch"]["per_parameter"] = {}
+        raw["mismatch"]["per_parameter"] = {
+            key: min(0.95, value * sigma / old if old > 0 else sigma)
+            for key, value in self.model.mismatch.per_parameter.items()
+        }
         return Profile(raw, f"{self.source} (mismatch {sigma:g})")
 
     def to_dict(self) -> dict:

@@ -103,7 +103,7 @@ def parse_quantity(text: object, dimension: str) -> float:
 
 
 def format_quantity(value: float, dimension: str) -> str:
-    """Format an SI value with an engineering prefix, e.g. ``1.5e-12, "capacitance" -> "1.5 pF"``."""
+    """Format an SI value with an engineering prefix (``1.5e-12, "capacitance"`` -> ``1.5 pF``)."""
     if dimension == "dimensionless":
         return f"{value:g}"
     unit = BASE_UNIT[dimension]

@@ -19,8 +19,8 @@ import numpy as np
 
 from ..errors import DsnnError
 from ..hardware.profiles import Profile, load_profile
-from ..seeding import seeded_rng
 from ..results import default_run_dir, versions, write_arrays, write_json
+from ..seeding import seeded_rng
 from .spec import apply_overrides, list_task_specs, load_task_spec
 
 
@@ -106,10 +106,10 @@ def run_task(
     spec = load_task_spec(task)
     learner = learner or spec.default_learner
     if learner not in spec.learners:
-        raise DsnnError(
-            f"--learner {learner}: task '{task}' runs with {', '.join(spec.learners)}"
-        )
-    prof = profile if isinstance(profile, Profile) else load_profile(profile or spec.default_profile)
+        raise DsnnError(f"--learner {learner}: task '{task}' runs with {', '.join(spec.learners)}")
+    prof = (
+        profile if isinstance(profile, Profile) else load_profile(profile or spec.default_profile)
+    )
     if mismatch is not None:
         if not 0.0 <= mismatch < 1.0:
             raise DsnnError(f"--mismatch {mismatch}: must be in [0, 1)")
