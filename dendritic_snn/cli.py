@@ -61,7 +61,7 @@ def profile_list() -> None:
     """List the built-in hardware profiles."""
     for name in list_profiles():
         prof = load_profile(name)
-        click.echo(f"{name:<20} {prof.model.technology:<32} time unit {prof.time_unit}")
+        click.echo(f"{name:<20} {prof.model.technology:<36} time unit {prof.time_unit}")
 
 
 @profile.command("show")
@@ -130,12 +130,26 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
     metavar="KEY=VALUE",
     help="Change a task-spec field (repeatable); see 'dsnn task NAME --show-config'.",
 )
+@click.option("--epochs", type=int, help="Training epochs (epoch-based tasks).")
+@click.option("--dataset", help="Dataset tasks: mnist | mnist5k | fashion-mnist.")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory of IDX files for the training split.",
+)
+@click.option(
+    "--test-data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory of IDX files for the test split (e.g. the official MNIST test set).",
+)
+@click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint.")
 @click.option("--show-config", is_flag=True, help="Print the task's spec and defaults, then exit.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def task(name, learner, profile_name, mismatch, seed, out, sets, show_config, quiet) -> None:
+def task(name, learner, profile_name, mismatch, seed, out, sets, show_config, quiet, **shorthand):
     """Run task NAME and write a run directory (result.json, arrays.npz, PNG plots).
 
-    Tasks: run 'dsnn tasks' for the list.
+    Tasks: run 'dsnn tasks' for the list. --epochs, --dataset, --data-dir, --test-data-dir
+    and --resume are shorthands for '--set' of the task-spec fields of the same name.
     """
     from .runners.api import run_task
     from .runners.spec import load_task_spec
@@ -144,6 +158,10 @@ def task(name, learner, profile_name, mismatch, seed, out, sets, show_config, qu
         spec = load_task_spec(name)
         click.echo(yaml.safe_dump(spec.model_dump(), sort_keys=False).rstrip())
         return
+    overrides = _parse_sets(sets)
+    for key, value in shorthand.items():
+        if value is not None and value is not False:
+            overrides[key] = str(value) if isinstance(value, Path) else value
     result = run_task(
         name,
         learner=learner,
@@ -151,7 +169,7 @@ def task(name, learner, profile_name, mismatch, seed, out, sets, show_config, qu
         mismatch=mismatch,
         seed=seed,
         out=out,
-        overrides=_parse_sets(sets),
+        overrides=overrides,
         progress=not quiet,
     )
     click.echo(result["summary"])

@@ -95,7 +95,7 @@ def apply_overrides(config: dict[str, Any], overrides: dict[str, Any], task: str
     for key, value in overrides.items():
         if key not in config:
             known = ", ".join(sorted(config)) or "(none)"
-            raise DsnnError(f"--set {key}: task '{task}' has no field '{key}' (fields: {known})")
+            raise DsnnError(f"task '{task}' has no field '{key}' (fields: {known})")
         if not _same_kind(config[key], value):
             raise DsnnError(
                 f"--set {key}={value!r}: expected {type(config[key]).__name__} "
