@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import DsnnError
+from ..resources import builtin_dir
 from .blocks import BLOCK_MODELS, ORDERED, PHYSICAL_CONSTANTS
 from .units import UnitError, parse_quantity
 
@@ -273,7 +273,7 @@ class Profile:
 # ---------------------------------------------------------------------- loading
 def builtin_profile_dir() -> Path:
     """Directory of the profiles shipped inside the package."""
-    return Path(str(resources.files("dendritic_snn.hw_profiles")))
+    return builtin_dir("hw_profiles")
 
 
 def list_profiles() -> list[str]:

@@ -8,7 +8,6 @@ field the spec declares, with a value of the same type.
 from __future__ import annotations
 
 import copy
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import DsnnError
+from ..resources import builtin_dir
 
 
 class TaskSpec(BaseModel):
@@ -33,7 +33,7 @@ class TaskSpec(BaseModel):
 
 def builtin_task_dir() -> Path:
     """Directory of the task specs shipped inside the package."""
-    return Path(str(resources.files("dendritic_snn.tasks")))
+    return builtin_dir("tasks")
 
 
 def list_task_specs() -> list[str]:
