@@ -1,0 +1,108 @@
+"""Benchmark of the dendritic pattern tasks; prints markdown tables for the README.
+
+    /tmp/venv/bin/python bench/dendritic_benchmark.py                 # everything
+    /tmp/venv/bin/python bench/dendritic_benchmark.py --only k2 --seeds 10
+
+Sections (``--only`` picks some, comma separated):
+
+* ``k2``: K = 2 discrimination, ``--seeds`` seeds at the profile's 20 % mismatch; a seed is
+  "correct" when its test accuracy (jittered, fresh presentations) is >= 90 %.
+* ``rec``: pattern recognition, L and D per seed; target L > 1.5 and D > 1.5.
+* ``k``: accuracy for K = 2, 4, 8 (mean +- std over seeds), with test jitter 2 ms / 10 %.
+* ``mm``: K = 2 accuracy for the ``ideal`` profile vs 20 % vs 40 % mismatch.
+
+Runs in one process, so all runs with the same network size share one cpp_standalone build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+
+from dendritic_snn.runners.api import run_task
+
+
+def _run(task, seed, profile="dynapse_se", mismatch=None, **overrides):
+    with tempfile.TemporaryDirectory() as out:
+        return run_task(task, seed=seed, profile=profile, mismatch=mismatch, out=out,
+                        overrides=overrides, progress=False)  # fmt: skip
+
+
+def k2(seeds):
+    print("\n### K = 2 discrimination, 20 % mismatch (dynapse_se)\n")
+    print("| seed | accuracy | updates/presentation first third -> last third |")
+    print("|---|---|---|")
+    accs = []
+    for s in seeds:
+        m = _run("pattern_discrimination", s)["metrics"]
+        accs.append(m["accuracy"])
+        print(f"| {s} | {m['accuracy']:.3f} | "
+              f"{m['weight_updates_per_presentation_first_third']:.0f} -> "
+              f"{m['weight_updates_per_presentation_last_third']:.0f} |", flush=True)  # fmt: skip
+    ok = sum(a >= 0.9 for a in accs)
+    print(f"\ncorrect (accuracy >= 90 %) in {ok} of {len(accs)} seeds; "
+          f"mean accuracy {np.mean(accs):.3f} +- {np.std(accs):.3f}")
+
+
+def rec(seeds):
+    print("\n### Pattern recognition, 20 % mismatch (dynapse_se)\n")
+    print("| seed | L | D | readout rate before / after / deviant (Hz) |")
+    print("|---|---|---|---|")
+    n_ok = 0
+    for s in seeds:
+        m = _run("pattern_recognition", s)["metrics"]
+        r = m["readout_rate_hz"]
+        n_ok += m["L"] > 1.5 and m["D"] > 1.5
+        print(f"| {s} | {m['L']:.2f} | {m['D']:.2f} | {r['before']:.1f} / {r['after']:.1f} / "
+              f"{r['deviant']:.1f} |", flush=True)  # fmt: skip
+    print(f"\nL > 1.5 and D > 1.5 in {n_ok} of {len(seeds)} seeds")
+
+
+def k_table(seeds, ks=(2, 4, 8)):
+    print("\n### Accuracy vs number of patterns K (test jitter 2 ms, 10 % deletion)\n")
+    print("| K | chance | accuracy (mean +- std) | seeds |")
+    print("|---|---|---|---|")
+    for k in ks:
+        accs = [_run("pattern_discrimination", s, patterns=k)["metrics"]["accuracy"]
+                for s in seeds]  # fmt: skip
+        print(f"| {k} | {1 / k:.3f} | {np.mean(accs):.3f} +- {np.std(accs):.3f} | {len(seeds)} |",
+              flush=True)  # fmt: skip
+
+
+def mm_table(seeds):
+    print("\n### K = 2 accuracy vs mismatch\n")
+    print("| profile | mismatch | accuracy (mean +- std) | seeds |")
+    print("|---|---|---|---|")
+    for label, prof, mm in (("ideal", "ideal", None), ("dynapse_se", "dynapse_se", None),
+                            ("dynapse_se", "dynapse_se", 0.4)):  # fmt: skip
+        accs = [_run("pattern_discrimination", s, profile=prof, mismatch=mm)["metrics"]["accuracy"]
+                for s in seeds]  # fmt: skip
+        sigma = {"ideal": 0.0}.get(prof, 0.2) if mm is None else mm
+        print(f"| {label} | {sigma:.0%} | {np.mean(accs):.3f} +- {np.std(accs):.3f} | "
+              f"{len(seeds)} |", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--only", default="k2,rec,k,mm")
+    args = ap.parse_args()
+    seeds = list(range(args.seeds))
+    start = time.perf_counter()
+    only = args.only.split(",")
+    if "k2" in only:
+        k2(seeds)
+    if "mm" in only:
+        mm_table(seeds)
+    if "rec" in only:
+        rec(seeds)
+    if "k" in only:
+        k_table(seeds)
+    print(f"\n(total wall time {time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""One chip running the dendritic network: presentations, weight bookkeeping, event counts.
+
+:class:`Experiment` holds the chip (mismatched parameters), the connectivity masks and the
+current weights, and turns a spike pattern (plus an optional teacher) into one presentation
+on a simulator back end (:mod:`dendritic_snn.dendritic.simulator`). Weights learned in one
+presentation are passed into the next, so train and test phases share one build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data.patterns import SpikePattern, regular_train, step_index
+from ..hardware.energy import EventCounts
+from .network import (
+    FIXED,
+    PLASTIC,
+    ModelParams,
+    PlasticityParams,
+    Structure,
+    chip_values,
+    model_values,
+    run_values,
+)
+
+
+def model_from_config(cfg: dict) -> tuple[ModelParams, PlasticityParams]:
+    """Model and plasticity constants from a task config (missing keys keep the defaults)."""
+    m = ModelParams()
+    for key in ("tau_S", "alpha_B", "alpha_A", "alpha_D", "leak", "g_I", "alpha_T",
+                "noise_sigma"):  # fmt: skip
+        if key in cfg:
+            setattr(m, key, float(cfg[key]))
+    if "E_hi_nA" in cfg:
+        m.E_hi = float(cfg["E_hi_nA"]) * 1e-9
+    if "E_lo_nA" in cfg:
+        m.E_lo = float(cfg["E_lo_nA"]) * 1e-9
+    p = PlasticityParams()
+    for proj in PLASTIC:
+        for name in ("lr", "theta", "w_max"):
+            key = f"{name}_{proj}"
+            if key in cfg:
+                getattr(p, name)[proj] = float(cfg[key])
+    return m, p
+
+
+@dataclass
+class Presentation:
+    """Outcome of one presentation."""
+
+    counts_R: np.ndarray  # readout spike counts
+    mean_IS_R: np.ndarray  # mean readout somatic current (A)
+    updates: dict[str, int]  # non-zero Eq. 3 updates per plastic projection
+    error_R: float  # mean |I_S - I_pred| of the readouts over the pattern (units of I_ref)
+    events: EventCounts
+    spikes: dict = field(default_factory=dict)  # pop -> (indices, times)
+
+
+class Experiment:
+    """A chip (seed, profile) with masks and weights, presenting patterns on ``sim``."""
+
+    def __init__(self, sim, structure: Structure, profile, seed: int, cfg: dict, rng) -> None:
+        self.sim, self.st, self.cfg = sim, structure, cfg
+        self.model, self.plast = model_from_config(cfg)
+        self.chip = chip_values(structure, profile, seed, self.model)
+        st = structure
+        size = {"IN": st.n_in, "P": st.n_p, "R": st.n_r, "I": st.n_r}
+        self.shape = {p: (size[s], size[t]) for p, (s, t, _) in {**PLASTIC, **FIXED}.items()}
+        sparsity = float(cfg.get("sparsity", 0.0))
+        self.masks = {p: np.ones(np.prod(self.shape[p])) for p in PLASTIC}
+        m = rng.random(self.shape["in_p"]) >= sparsity
+        # every pyramidal neuron keeps at least one input
+        for j in np.where(~m.any(axis=0))[0]:
+            m[rng.integers(st.n_in), j] = True
+        self.masks["in_p"] = m.ravel().astype(float)
+        self.weights = {
+            "in_p": rng.uniform(0, cfg["w_in_init"], self.shape["in_p"]).ravel()
+            * self.masks["in_p"],
+            "p_r": rng.uniform(0, cfg["w_pr_init"], self.shape["p_r"]).ravel(),
+            "p_i": rng.uniform(0, cfg["w_pr_init"], self.shape["p_i"]).ravel(),
+            "i_p": np.zeros(np.prod(self.shape["i_p"])),
+            "r_p": rng.uniform(0.5, 1.0, self.shape["r_p"]).ravel() * cfg["w_topdown"],
+        }
+        self.fixed_masks = {"r_p": np.ones(np.prod(self.shape["r_p"]))}
+        tch = step_index(regular_train(cfg["teacher_rate"], 0.0, cfg["duration"]), st.dt)
+        self._teacher_steps = tch[tch < st.n_steps]
+        self.n_synapses = int(sum(m.sum() for m in self.masks.values()) + st.n_r * st.n_p)
+
+    def calibrate_hidden(self, patterns: list, target: float, iters: int = 6) -> list[float]:
+        """Per-neuron gain calibration of the pyramidal layer (done on chips by bias tuning).
+
+        Presents the (clean) patterns without teacher or plasticity and scales each pyramidal
+        neuron's input weights by ``((target + 0.5)/(count + 0.5))**0.7``, where ``count`` is
+        its mean spike count per presentation, so that every neuron sits in the sparse,
+        coincidence-detecting regime despite mismatch. Unsupervised (no labels). Returns the
+        mean count after each iteration.
+        """
+        shape = self.shape["in_p"]
+        w_max = self.plast.w_max["in_p"]
+        history = []
+        for _ in range(iters):
+            counts = np.zeros(self.st.n_p)
+            for pat in patterns:
+                p = self.present(pat, None, learn=False, keep_spikes=True)
+                counts += np.bincount(p.spikes["P"][0], minlength=self.st.n_p)
+            counts /= len(patterns)
+            history.append(float(counts.mean()))
+            gain = ((target + 0.5) / (counts + 0.5)) ** 0.7
+            w = self.weights["in_p"].reshape(shape) * gain[None, :]
+            self.weights["in_p"] = np.clip(w, 0, w_max).ravel() * self.masks["in_p"]
+        return history
+
+    def stimulus(self, pattern: SpikePattern | None) -> np.ndarray:
+        stim = np.zeros((self.st.n_steps, self.st.n_in))
+        if pattern is not None and len(pattern):
+            k = step_index(pattern.times, self.st.dt)
+            ok = k < self.st.n_steps
+            stim[k[ok], pattern.indices[ok]] = 1.0
+        return stim
+
+    def present(
+        self, pattern: SpikePattern | None, target: int | None, learn: bool,
+        teach_nontarget: bool = False, keep_spikes: bool = False,
+    ) -> Presentation:  # fmt: skip
+        st = self.st
+        hi = np.zeros((st.n_steps, st.n_r))
+        lo = np.zeros((st.n_steps, st.n_r))
+        if target is not None:
+            hi[self._teacher_steps, target] = 1.0
+            if teach_nontarget:
+                others = [r for r in range(st.n_r) if r != target]
+                lo[np.ix_(self._teacher_steps, others)] = 1.0
+        stim = self.stimulus(pattern)
+        consts = model_values(self.model, self.plast, learn)
+        masks = {**self.masks}
+        vals = run_values(st, self.chip, consts, self.weights, masks, stim, hi, lo)
+        res = self.sim.run(vals)
+        if learn:
+            for proj in PLASTIC:
+                self.weights[proj] = np.asarray(res["w"][proj], float)
+        updates = {p: int(np.sum(res["n_upd"][p])) for p in PLASTIC}
+        n_spk = {pop: len(res["spikes"][pop][0]) for pop in ("P", "R", "I")}
+        per_neuron = {pop: np.bincount(res["spikes"][pop][0], minlength=n)
+                      for pop, n in (("P", st.n_p), ("R", st.n_r), ("I", st.n_r))}  # fmt: skip
+        n_in_spk = np.bincount(np.nonzero(stim)[1], minlength=st.n_in)
+        syn = float(n_in_spk @ self.masks["in_p"].reshape(self.shape["in_p"]).sum(axis=1))
+        syn += per_neuron["P"].sum() * (2 * st.n_r)  # P -> R and P -> I
+        syn += per_neuron["R"].sum() * st.n_p + per_neuron["I"].sum() * st.n_p
+        syn += float(hi.sum() + lo.sum())  # teacher synapses
+        events = EventCounts(
+            spikes=float(sum(n_spk.values())), synaptic_events=syn,
+            weight_updates=float(sum(updates.values())), elapsed_s=st.duration,
+            neurons=st.n_p + 2 * st.n_r, synapses=self.n_synapses,
+        )  # fmt: skip
+        I_S = np.asarray(res["I_S_R"], float)
+        n_pat = int(round(self.cfg["duration"] / 1e-3))
+        err = np.abs(I_S - np.asarray(res["I_pred_R"], float))[:, :n_pat]
+        return Presentation(
+            counts_R=per_neuron["R"],
+            mean_IS_R=I_S.mean(axis=1) if I_S.size else np.zeros(st.n_r),
+            updates=updates,
+            error_R=float(err.mean() / self.model.I_ref) if err.size else 0.0,
+            events=events,
+            spikes=res["spikes"] if keep_spikes else {},
+        )
+
+
+def classify(p: Presentation) -> int:
+    """Readout with the most spikes; ties broken by the mean somatic current."""
+    score = p.counts_R + 1e-3 * p.mean_IS_R / (np.abs(p.mean_IS_R).max() + 1e-30)
+    return int(np.argmax(score))
+
+
+def calcium_trace(times: np.ndarray, t_end: float, tau: float = 0.2, dt: float = 1e-3):
+    """The readout "calcium" trace: spikes low-pass filtered with ``tau`` (200 ms), in Hz.
+
+    ``c(t) = sum_k exp(-(t - t_k)/tau) / tau`` for ``t_k <= t``; a constant rate ``r`` gives
+    ``c -> r``. Returns ``(t, c)`` sampled every ``dt``.
+    """
+    t = np.arange(0.0, t_end, dt)
+    counts = np.histogram(times, bins=np.append(t, t_end))[0].astype(float)
+    c = np.zeros_like(t)
+    decay = np.exp(-dt / tau)
+    acc = 0.0
+    for k, n in enumerate(counts):
+        acc = acc * decay + n / tau
+        c[k] = acc
+    return t, c

@@ -1,0 +1,374 @@
+"""The Cartiglia-Haessig-Indiveri (2020) dendritic error-propagation network on DPI circuits.
+
+Structure (after Sacramento et al. 2018), with ``n_in`` input channels, ``n_p`` pyramidal
+neurons (P), ``n_r`` readout neurons (R) and as many interneurons (I) as readouts:
+
+* every neuron is a DPI neuron (profile block ``neuron``); its compartments are DPI low-pass
+  currents (profile block ``synapse``, Cartiglia Eq. 1), one per compartment and sign, held on
+  the neuron group as on the chip: P has ``Isyn_bas`` (basal, input -> P, plastic),
+  ``Isyn_ape`` (apical excitatory, R -> P, fixed top-down) and ``Isyn_api`` (apical
+  inhibitory, I -> P, plastic lateral); R has ``Isyn_bas`` (P -> R, plastic) and the teacher
+  currents ``Isyn_tchh``/``Isyn_tchl``; I has ``Isyn_den`` (P -> I, plastic).
+* the soma (Cartiglia Eq. 2 in current mode) is a first-order low-pass ``I_S``
+
+  .. math:: \\tau_S \\dot I_S = \\sum_k c_k I_k - I_S + I_{nudge} + \\sigma I_{ref}
+            \\sqrt{2\\tau_S}\\,\\xi, \\qquad c_k = \\alpha_k / (\\alpha_k + l),
+
+  so that without nudging the steady state is ``I_S = c_B I_B + c_A (I_A,exc - I_A,inh)``.
+  ``I_S`` is the input current of the DPI spiking circuit: the synapse currents are removed
+  from the DPI ``Iin`` sum and replaced by ``I_S`` (``extra_input``), so the firing rate is the
+  DPI f-I curve of ``I_S``.
+* the teacher (Cartiglia Eq. 4) is conductance based and fixed: a 900 Hz regular spike train
+  charges the DPI current ``Isyn_tchh`` and adds ``g_T (E_hi - I_S)`` with
+  ``g_T = alpha_T Isyn_tchh / I_ref`` to the readout soma. An optional second teacher
+  (``Isyn_tchl``, reversal ``E_lo``) pulls the *non-target* readouts down (Sacramento's targets
+  for every output); whether it is used is a task option.
+* the interneuron soma is nudged toward its readout: ``g_I (I_S^R - I_S^I)`` (Sacramento's
+  ``i^I = g_som (u^P_{k+1} - u^I)``), through a summed variable.
+
+Plasticity is Cartiglia Eq. 3 (:mod:`dendritic_snn.dendritic.plasticity`) evaluated on every
+presynaptic spike in Brian2 ``on_pre``, in normalised current units and with eta = 1 times an
+overall learning rate: ``dw = lr (e - Theta)`` for ``e > Theta``, ``lr (e + Theta)`` for
+``e < -Theta`` and 0 inside the band. (Eq. 3 as printed, ``eta e -/+ Theta``, flips sign just
+outside the band when eta < 1; with eta = 1 it is continuous.) The errors are
+
+* P basal and R basal: ``e = (I_S - I_pred)/I_ref``, I dendrite: the same with ``c_D I_D``;
+* I -> P lateral: ``e = I_Ahat / I_ref`` (drive the apical compartment to zero, Sacramento's
+  rule 9; a positive apical current strengthens the inhibition).
+
+``I_pred`` is the dendritic prediction ``c_B I_B`` passed through the same somatic low-pass
+``tau_S`` (and ``I_Ahat`` the apical current through it). Without nudging ``I_S == I_pred``
+exactly, so the error is the filtered nudge; comparing ``I_S`` with the *unfiltered*
+``c_B I_B`` would make every presynaptic spike see a large negative error (its own jump has
+not reached the soma yet), a systematic depression. In the steady state ``I_pred = c_B I_B``
+as in the paper.
+
+Every quantity that changes between runs (weights, masks, mismatched circuit parameters,
+coupling constants, learning rates, inputs and teachers) is a group variable or a
+``TimedArray``, so one ``cpp_standalone`` build serves all presentations, seeds and mismatch
+instances through ``device.run(run_args=...)`` (:mod:`dendritic_snn.dendritic.simulator`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import brian2 as b2
+import numpy as np
+
+from ..hardware.dpi import (
+    NEURON_UNITS,
+    SYNAPSE_UNITS,
+    dpi_neuron_group,
+    dpi_synapses,
+    synapse_mismatch_seed,
+)
+from ..hardware.mismatch import sample_block
+from .plasticity import stop_learning_expr
+
+#: Synapse (compartment) types of each population: name -> sign in the DPI sum (all are
+#: removed from that sum again and enter through the soma equation instead).
+COMPARTMENTS = {
+    "P": {"bas": 1, "ape": 1, "api": -1},
+    "R": {"bas": 1, "tchh": 1, "tchl": 1},
+    "I": {"den": 1},
+}
+
+#: Plastic projections: name -> (source, target, compartment).
+PLASTIC = {"in_p": ("IN", "P", "bas"), "p_r": ("P", "R", "bas"), "p_i": ("P", "I", "den"),
+           "i_p": ("I", "P", "api")}  # fmt: skip
+#: Fixed projections.
+FIXED = {"r_p": ("R", "P", "ape")}
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What a build depends on (sizes, step count, integration); everything else is run data."""
+
+    n_in: int = 32
+    n_p: int = 2
+    n_r: int = 1
+    n_steps: int = 2500
+    dt: float = 1e-4
+    noise: bool = True
+
+    @property
+    def duration(self) -> float:
+        return self.n_steps * self.dt
+
+    def key(self) -> tuple:
+        return tuple(asdict(self).values())
+
+
+@dataclass
+class ModelParams:
+    """Model constants (SI amperes / seconds or dimensionless); all are run data."""
+
+    I_ref: float = 1e-9
+    tau_S: float = 3e-3
+    alpha_B: float = 1.0
+    alpha_A: float = 0.8
+    alpha_D: float = 1.0
+    leak: float = 0.1
+    g_I: float = 0.8  # interneuron nudging conductance (dimensionless)
+    alpha_T: float = 0.3  # teacher: g_T = alpha_T Isyn_tchh / I_ref
+    E_hi: float = 12e-9
+    E_lo: float = 0.0
+    noise_sigma: float = 0.0  # soma noise, relative to I_ref
+    # DPI weight units (Iw0) per compartment; mismatch factors still apply
+    Iw0: dict = field(
+        default_factory=lambda: {"bas_P": 1e-9, "bas_R": 3e-9, "ape": 0.5e-9, "api": 0.5e-9,
+                                 "den": 1e-9, "tchh": 0.4e-9, "tchl": 0.4e-9}  # fmt: skip
+    )
+
+    def coupling(self, alpha: float) -> float:
+        """Somatic coupling ``c = alpha/(alpha + l)``."""
+        return alpha / (alpha + self.leak)
+
+
+@dataclass
+class PlasticityParams:
+    """Eq. 3 per plastic projection: learning rate, band half-width and weight bound."""
+
+    lr: dict = field(default_factory=lambda: {"in_p": 0.02, "p_r": 0.05, "p_i": 0.05,
+                                              "i_p": 0.05})  # fmt: skip
+    theta: dict = field(default_factory=lambda: {"in_p": 0.1, "p_r": 0.1, "p_i": 0.1,
+                                                 "i_p": 0.1})  # fmt: skip
+    w_max: dict = field(default_factory=lambda: {"in_p": 4.0, "p_r": 4.0, "p_i": 4.0,
+                                                 "i_p": 4.0})  # fmt: skip
+
+
+_SOMA = {
+    "P": "(c_B*Isyn_bas + c_A*(Isyn_ape - Isyn_api) - I_S)",
+    "R": "(c_B*Isyn_bas - I_S + g_T_hi*(E_hi - I_S) + g_T_lo*(E_lo - I_S))",
+    "I": "(c_D*Isyn_den - I_S + g_I*(I_tgt - I_S))",
+}
+_PRED = {"P": "c_B*Isyn_bas", "R": "c_B*Isyn_bas", "I": "c_D*Isyn_den"}
+_POP_CONSTS = {
+    "P": ["c_B", "c_A"],
+    "R": ["c_B", "E_hi", "E_lo", "alpha_T"],
+    "I": ["c_D", "g_I"],
+}
+_AMP_CONSTS = {"E_hi", "E_lo"}
+
+
+def _soma_equations(pop: str, noise: bool) -> str:
+    noise_term = " + sigma_S*I_ref*sqrt(2/tau_S)*xi" if noise else ""
+    lines = [
+        f"dI_S/dt = {_SOMA[pop]}/tau_S{noise_term} : amp",
+        f"dI_pred/dt = ({_PRED[pop]} - I_pred)/tau_S : amp",
+        "tau_S : second (shared, constant)",
+        "I_ref : amp (shared, constant)",
+        "sigma_S : 1 (shared, constant)",
+    ]
+    for c in _POP_CONSTS[pop]:
+        lines.append(f"{c} : {'amp' if c in _AMP_CONSTS else '1'} (shared, constant)")
+    if pop == "P":
+        lines.append("dI_Ahat/dt = ((Isyn_ape - Isyn_api) - I_Ahat)/tau_S : amp")
+    if pop == "R":
+        lines.append("g_T_hi = alpha_T*Isyn_tchh/I_ref : 1")
+        lines.append("g_T_lo = alpha_T*Isyn_tchl/I_ref : 1")
+    if pop == "I":
+        lines.append("I_tgt : amp")
+    return "\n".join(lines)
+
+
+def _extra_input(pop: str) -> str:
+    """``I_S`` minus the signed synapse sum that the DPI neuron already adds to ``Iin``."""
+    signed = " ".join(f"{'+' if s > 0 else '-'} Isyn_{c}" for c, s in COMPARTMENTS[pop].items())
+    return f"I_S - ({signed})"
+
+
+_PLASTIC_MODEL = """
+n_upd : 1
+mask : 1
+lr : 1 (shared)
+theta : 1 (shared, constant)
+w_max : 1 (shared, constant)
+"""
+
+
+def _plastic_on_pre(proj: str) -> str:
+    if proj == "i_p":
+        e = "I_Ahat_post/I_ref_post"
+        expr = stop_learning_expr(e, "0", eta="1", theta="theta")
+        err = e
+    else:
+        expr = stop_learning_expr("I_S_post/I_ref_post", "I_pred_post/I_ref_post", "1", "theta")
+        err = "(I_S_post - I_pred_post)/I_ref_post"
+    return "\n".join([
+        f"w = clip(w + mask*lr*({expr}), 0, w_max)",
+        f"n_upd += mask*int(lr > 0)*int(abs({err}) > theta)",
+    ])  # fmt: skip
+
+
+class DendriticCircuit:
+    """The Brian2 objects of one network (for any device); values are set by :meth:`assign`.
+
+    ``objects`` maps short names (``"P"``, ``"R"``, ``"I"``, ``"IN"``, the projections of
+    :data:`PLASTIC`/:data:`FIXED`, monitors ``"spk_P"``...) to Brian2 objects.
+    """
+
+    def __init__(self, structure: Structure, profile) -> None:
+        st = self.structure = structure
+        dt = st.dt * b2.second
+        self.stim = b2.TimedArray(np.zeros((st.n_steps, st.n_in)), dt=dt, name="stim")
+        self.teach_hi = b2.TimedArray(np.zeros((st.n_steps, st.n_r)), dt=dt, name="teach_hi")
+        self.teach_lo = b2.TimedArray(np.zeros((st.n_steps, st.n_r)), dt=dt, name="teach_lo")
+        ns = {"stim": self.stim, "teach_hi": self.teach_hi, "teach_lo": self.teach_lo}
+        o: dict = {}
+        o["IN"] = b2.NeuronGroup(st.n_in, "", threshold="stim(t, i) > 0.5", reset="", dt=dt,
+                                 namespace=ns, name="inp")  # fmt: skip
+        o["TH"] = b2.NeuronGroup(st.n_r, "", threshold="teach_hi(t, i) > 0.5", reset="", dt=dt,
+                                 namespace=ns, name="tch_hi")  # fmt: skip
+        o["TL"] = b2.NeuronGroup(st.n_r, "", threshold="teach_lo(t, i) > 0.5", reset="", dt=dt,
+                                 namespace=ns, name="tch_lo")  # fmt: skip
+        sizes = {"P": st.n_p, "R": st.n_r, "I": st.n_r}
+        for pop, n in sizes.items():
+            o[pop] = dpi_neuron_group(
+                n, profile, seed=None, synapse_types=COMPARTMENTS[pop], name=f"pop_{pop}",
+                dt=dt, extra_input=_extra_input(pop),
+                extra_equations=_soma_equations(pop, st.noise),
+            )  # fmt: skip
+            o[pop].I_S = 0 * b2.amp
+            o[pop].I_pred = 0 * b2.amp
+        o["P"].I_Ahat = 0 * b2.amp
+        for proj, (src, tgt, comp) in PLASTIC.items():
+            o[proj] = dpi_synapses(o[src], o[tgt], comp, weight=0.0, connect=True,
+                                   model=_PLASTIC_MODEL, on_pre=_plastic_on_pre(proj),
+                                   name=f"syn_{proj}")  # fmt: skip
+        for proj, (src, tgt, comp) in FIXED.items():
+            o[proj] = dpi_synapses(o[src], o[tgt], comp, weight=0.0, connect=True,
+                                   name=f"syn_{proj}")  # fmt: skip
+        o["th"] = dpi_synapses(o["TH"], o["R"], "tchh", weight=1.0, connect="i == j",
+                               name="syn_th")  # fmt: skip
+        o["tl"] = dpi_synapses(o["TL"], o["R"], "tchl", weight=1.0, connect="i == j",
+                               name="syn_tl")  # fmt: skip
+        o["nudge"] = b2.Synapses(o["R"], o["I"], model="I_tgt_post = I_S_pre : amp (summed)",
+                                 dt=dt, name="syn_nudge")  # fmt: skip
+        o["nudge"].connect(j="i")
+        for pop in ("P", "R", "I"):
+            o[f"spk_{pop}"] = b2.SpikeMonitor(o[pop], name=f"spk_{pop}")
+        o["mon_R"] = b2.StateMonitor(o["R"], ["I_S", "I_pred"], record=True, dt=1 * b2.ms,
+                                     name="mon_R")  # fmt: skip
+        self.objects = o
+        self.network = b2.Network(list(o.values()))
+
+    # ----------------------------------------------------------------- values
+    def n_syn(self, proj: str) -> int:
+        st = self.structure
+        src, tgt, _ = {**PLASTIC, **FIXED}[proj]
+        size = {"IN": st.n_in, "P": st.n_p, "R": st.n_r, "I": st.n_r}
+        return size[src] * size[tgt]
+
+    def variable_values(self, run: dict) -> list[tuple[object, np.ndarray]]:
+        """``(VariableView or TimedArray, value)`` pairs for one run (see :func:`run_values`)."""
+        o = self.objects
+        pairs: list = []
+        for (obj, var), value in run["vars"].items():
+            pairs.append((getattr(o[obj], var), value))
+        for name in ("stim", "teach_hi", "teach_lo"):
+            pairs.append((getattr(self, name), run[name]))
+        return pairs
+
+
+def chip_values(structure: Structure, profile, seed: int | None, model: ModelParams) -> dict:
+    """Per-neuron DPI parameters of one chip: ``{(pop, var): SI array}``.
+
+    Seeding follows :func:`~dendritic_snn.hardware.dpi.dpi_neuron_group` (neuron block with the
+    population's own seed, synapse type ``s`` with ``synapse_mismatch_seed``), with the
+    population name mixed into the seed so P, R and I are different circuits.
+    """
+    sizes = {"P": structure.n_p, "R": structure.n_r, "I": structure.n_r}
+    out: dict = {}
+    for k, (pop, n) in enumerate(sizes.items()):
+        pop_seed = None if seed is None else int(seed) * 7919 + 101 * (k + 1)
+        nominal = profile.params["neuron"]
+        vals = sample_block(profile, "neuron", n, pop_seed) if seed is not None else {}
+        for p in NEURON_UNITS:
+            out[(pop, p)] = np.asarray(vals.get(p, np.full(n, nominal[p])), float)
+        for comp in COMPARTMENTS[pop]:
+            nom_s = dict(profile.params["synapse"])
+            iw_key = f"{comp}_{pop}" if f"{comp}_{pop}" in model.Iw0 else comp
+            iw0 = model.Iw0[iw_key]
+            factors = {}
+            if seed is not None:
+                sampled = sample_block(profile, "synapse", n, synapse_mismatch_seed(pop_seed, comp))
+                factors = {p: sampled[p] / nom_s[p] for p in sampled}
+            for p in SYNAPSE_UNITS:
+                base = iw0 if p == "Iw0" else nom_s[p]
+                var = f"Iw0_{comp}" if p == "Iw0" else f"{p}_syn_{comp}"
+                out[(pop, var)] = base * np.asarray(factors.get(p, np.ones(n)), float)
+    return out
+
+
+def model_values(model: ModelParams, plast: PlasticityParams, learn: bool) -> dict:
+    """Shared constants of the populations and plastic projections: ``{(obj, var): value}``."""
+    out: dict = {}
+    for pop in ("P", "R", "I"):
+        out[(pop, "tau_S")] = model.tau_S
+        out[(pop, "I_ref")] = model.I_ref
+        out[(pop, "sigma_S")] = model.noise_sigma
+    out[("P", "c_B")] = model.coupling(model.alpha_B)
+    out[("P", "c_A")] = model.coupling(model.alpha_A)
+    out[("R", "c_B")] = model.coupling(model.alpha_B)
+    out[("R", "E_hi")] = model.E_hi
+    out[("R", "E_lo")] = model.E_lo
+    out[("R", "alpha_T")] = model.alpha_T
+    out[("I", "c_D")] = model.coupling(model.alpha_D)
+    out[("I", "g_I")] = model.g_I
+    for proj in PLASTIC:
+        out[(proj, "lr")] = plast.lr[proj] if learn else 0.0
+        out[(proj, "theta")] = plast.theta[proj]
+        out[(proj, "w_max")] = plast.w_max[proj]
+    return out
+
+
+def run_values(
+    structure: Structure,
+    chip: dict,
+    consts: dict,
+    weights: dict[str, np.ndarray],
+    masks: dict[str, np.ndarray],
+    stim: np.ndarray,
+    teach_hi: np.ndarray,
+    teach_lo: np.ndarray,
+) -> dict:
+    """Everything one presentation needs, as plain arrays (picklable for the worker)."""
+    vars_: dict = {**chip, **consts}
+    for proj, w in weights.items():
+        vars_[(proj, "w")] = np.asarray(w, float)
+    for proj, m in masks.items():
+        vars_[(proj, "mask")] = np.asarray(m, float)
+    shape = (structure.n_steps, structure.n_r)
+    return {
+        "vars": vars_,
+        "stim": np.asarray(stim, float).reshape(structure.n_steps, structure.n_in),
+        "teach_hi": np.asarray(teach_hi, float).reshape(shape),
+        "teach_lo": np.asarray(teach_lo, float).reshape(shape),
+    }
+
+
+def collect(circuit: DendriticCircuit, get) -> dict:
+    """Results of one run; ``get(obj, var)`` reads a variable as a NumPy array (SI)."""
+    res: dict = {"w": {}, "n_upd": {}, "spikes": {}}
+    for proj in PLASTIC:
+        res["w"][proj] = get(proj, "w")
+        res["n_upd"][proj] = get(proj, "n_upd")
+    for pop in ("P", "R", "I"):
+        res["spikes"][pop] = (get(f"spk_{pop}", "i").astype(int), get(f"spk_{pop}", "t"))
+    res["I_S_R"] = get("mon_R", "I_S")
+    res["I_pred_R"] = get("mon_R", "I_pred")
+    return res
+
+
+def synapse_ids(circuit: DendriticCircuit, proj: str) -> tuple[np.ndarray, np.ndarray]:
+    """Presynaptic and postsynaptic index of each synapse of ``proj`` (connect(True) order)."""
+    syn = circuit.objects[proj]
+    return np.asarray(syn.i[:]), np.asarray(syn.j[:])
+
+
+def all_to_all_ids(n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+    """Brian2's ``connect(True)`` order: presynaptic index major."""
+    i, j = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
+    return i.ravel(), j.ravel()

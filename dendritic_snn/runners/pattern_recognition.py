@@ -1,0 +1,121 @@
+"""``dsnn task pattern_recognition``: Cartiglia et al. 2020 Fig. 3/4 on DPI circuits.
+
+Phases (one readout, 2 pyramidal neurons, 1 interneuron): ``before`` (pattern, no teacher, no
+plasticity), ``train`` (pattern with the 900 Hz teacher, plasticity on), ``after`` (pattern,
+no teacher), ``pause`` (silence), ``deviant`` (a new pattern with identical statistics).
+The readout "calcium" is its spike train low-pass filtered with 200 ms;
+``L = mean calcium(after) / mean calcium(before)``, ``D = mean calcium(after) /
+mean calcium(deviant)``, computed from the readout spikes inside each phase (no carry-over of
+the previous phase's 200 ms calcium tail); a phase with no spike counts as half a spike, so
+the ratios stay finite.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tqdm import tqdm
+
+from ..data.patterns import make_patterns, perturb
+from ..dendritic import plots
+from ..dendritic.experiment import Experiment, calcium_trace
+from ..dendritic.network import PLASTIC
+from ..hardware.energy import EventCounts, energy_report
+from .api import RunContext, TaskOutput
+from .pattern_discrimination import make_simulator, structure_for
+
+
+def run(ctx: RunContext) -> TaskOutput:
+    cfg = ctx.config
+    st = structure_for(cfg, int(cfg["n_pyramidal"]), 1, ctx.profile)
+    sim, build_s = make_simulator(st, ctx.profile, cfg["backend"])
+    pseed = cfg["pattern_seed"]
+    pseed = int(ctx.rng("patterns").integers(2**31)) if pseed is None else int(pseed)
+    trained, deviant = make_patterns(2, cfg["n_channels"], cfg["n_spikes"], cfg["duration"],
+                                     seed=pseed)  # fmt: skip
+    exp = Experiment(sim, st, ctx.profile, ctx.seed, cfg, ctx.rng("network"))
+    if cfg["calibrate_spikes"] > 0:
+        exp.calibrate_hidden([trained, deviant], float(cfg["calibrate_spikes"]))
+    w_before = {p: w.copy() for p, w in exp.weights.items()}
+    n_ph, n_tr, n_pause = (int(cfg[k]) for k in ("phase_presentations", "train_presentations",
+                                                  "pause_presentations"))  # fmt: skip
+    schedule = ([("before", trained)] * n_ph + [("train", trained)] * n_tr
+                + [("after", trained)] * n_ph + [("pause", None)] * n_pause
+                + [("deviant", deviant)] * n_ph)  # fmt: skip
+    rng = ctx.rng("presentations")
+    rasters = {"R": ([], []), "P": ([], []), "I": ([], [])}
+    updates, events_train, events_test = [], [], []
+    for n, (phase, pat) in enumerate(tqdm(schedule, desc="present", disable=not ctx.progress,
+                                          unit="pres")):  # fmt: skip
+        if pat is not None and cfg["jitter"] + cfg["deletion"] > 0 and phase != "train":
+            pat = perturb(pat, rng, cfg["jitter"], cfg["deletion"])
+        learn = phase == "train"
+        p = exp.present(pat, 0 if learn else None, learn=learn, keep_spikes=True)
+        if learn:
+            updates.append(sum(p.updates.values()))
+            events_train.append(p.events)
+        elif pat is not None:
+            events_test.append(p.events)
+        for pop in rasters:
+            i, t = p.spikes[pop]
+            rasters[pop][0].append(i)
+            rasters[pop][1].append(t + n * st.duration)
+    rast = {k: (np.concatenate(v[0]), np.concatenate(v[1])) for k, v in rasters.items()}
+    t_end = len(schedule) * st.duration
+    t, ca = calcium_trace(rast["R"][1], t_end)
+    bounds, start = {}, 0
+    for phase in ("before", "train", "after", "pause", "deviant"):
+        count = sum(1 for ph, _ in schedule if ph == phase)
+        bounds[phase] = (start * st.duration, (start + count) * st.duration)
+        start += count
+    floor = 0.5 / (n_ph * st.duration)  # half a spike per phase, in Hz
+
+    def phase_mean(phase):
+        a, b = bounds[phase]
+        spikes = np.sum((rast["R"][1] >= a) & (rast["R"][1] < b))
+        return max(spikes / (b - a), floor), float(ca[(t >= a) & (t < b)].mean())
+
+    rate = {ph: phase_mean(ph) for ph in ("before", "after", "deviant", "train")}
+    # ratios of the readout rate within each phase (= the calcium trace averaged over the
+    # phase without the carry-over of the previous phase's calcium, which would otherwise make
+    # a silent "after" phase look active right after training)
+    L = rate["after"][0] / rate["before"][0]
+    D = rate["after"][0] / rate["deviant"][0]
+    out = ctx.out
+    plot_files = [
+        plots.calcium_plot(out / "calcium.png", t, {"readout": ca},
+                           [(k, a, b) for k, (a, b) in bounds.items()],
+                           title=f"L = {L:.2f}, D = {D:.2f}"),
+        plots.raster_plot(out / "rasters.png", {"R": rast["R"], "I": rast["I"], "P": rast["P"]},
+                          t_end),
+        plots.weight_histograms(out / "weights.png", {p: w_before[p] for p in ("in_p", "p_r")},
+                                {p: exp.weights[p] for p in ("in_p", "p_r")}),
+        plots.updates_plot(out / "weight_updates.png", np.asarray(updates, float)),
+    ]  # fmt: skip
+
+    def avg(lst):
+        total = EventCounts()
+        for c in lst:
+            total = total + c
+        return total.scaled(1 / max(len(lst), 1))
+
+    metrics = {
+        "L": L,
+        "D": D,
+        "readout_rate_hz": {ph: rate[ph][0] for ph in rate},
+        "readout_calcium_mean_hz": {ph: rate[ph][1] for ph in rate},
+        "weight_updates": int(np.sum(updates)),
+        "weight_updates_per_presentation": [int(u) for u in updates],
+        "biological_time_s": t_end,
+        "build_s": build_s,
+    }
+    ok = L > 1.5 and D > 1.5
+    summary = (f"L = {L:.2f} (after/before), D = {D:.2f} (trained/deviant): "
+               f"{'recognises the trained pattern' if ok else 'target L, D > 1.5 not reached'}")
+    return TaskOutput(
+        metrics=metrics, energy=energy_report(avg(events_test), avg(events_train), ctx.profile),
+        summary=summary,
+        arrays={"calcium_t": t, "calcium": ca, "R_i": rast["R"][0], "R_t": rast["R"][1],
+                **{f"w_{p}_before": w_before[p] for p in PLASTIC},
+                **{f"w_{p}_after": exp.weights[p] for p in PLASTIC}},
+        plots=plot_files, build_s=build_s, examples=len(schedule),
+    )  # fmt: skip
