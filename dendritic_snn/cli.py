@@ -186,5 +186,10 @@ def tasks() -> None:
         click.echo(f"{name:<24} {spec.description}")
 
 
+from .study.cli_study import study as _study  # noqa: E402
+
+main.add_command(_study)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

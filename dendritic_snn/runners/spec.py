@@ -70,6 +70,11 @@ def parse_override(text: str) -> tuple[str, Any]:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError:
         parsed = value
+    if isinstance(parsed, str):
+        try:  # YAML 1.1 reads "5e-8" (no decimal point) as a string
+            parsed = float(parsed)
+        except ValueError:
+            pass
     return key.strip(), parsed
 
 
