@@ -86,7 +86,7 @@ def run_task(
     learner
         Learner name; the spec's default when None.
     profile
-        Profile name, path or object; the spec's default when None.
+        Profile name, path or object; when None, the spec's default for the learner.
     mismatch
         Relative mismatch sigma overriding the profile's (None keeps the profile's).
     seed
@@ -107,9 +107,9 @@ def run_task(
     learner = learner or spec.default_learner
     if learner not in spec.learners:
         raise DsnnError(f"--learner {learner}: task '{task}' runs with {', '.join(spec.learners)}")
-    prof = (
-        profile if isinstance(profile, Profile) else load_profile(profile or spec.default_profile)
-    )
+    if not isinstance(profile, Profile):
+        profile = load_profile(profile or spec.profile_for(learner))
+    prof = profile
     if mismatch is not None:
         if not 0.0 <= mismatch < 1.0:
             raise DsnnError(f"--mismatch {mismatch}: must be in [0, 1)")

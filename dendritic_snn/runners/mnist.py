@@ -1,6 +1,12 @@
 """``dsnn task mnist``: train a 784-N-10 network on MNIST-style data and test it.
 
 Learner ``rate_ep``: rate-based Equilibrium Propagation (:mod:`dendritic_snn.eqspike.rate_ep`).
+Learner ``eqspike``: spike-driven EP on the profile's 45 nm blocks
+(:mod:`dendritic_snn.eqspike.eqspike`, batched engine :mod:`dendritic_snn.eqspike.engine`);
+its hyperparameters are the ``eqspike_*`` fields, it needs a profile with the
+``ifc_schmitt`` neuron (``--profile cmos45_spiking_ep``; the task default ``ideal`` is
+replaced by ``cmos45_spiking_ep`` with the requested mismatch), and its result carries the
+energy per inference / training example from counted events beside a GPU estimate.
 
 Data (``dataset``, ``data_dir``, ``test_data_dir``: :mod:`dendritic_snn.data.datasets`); a
 data set without a test split (``mnist5k`` without ``test_data_dir``) is tested on
@@ -95,18 +101,49 @@ def learner_config(cfg: dict, n_classes: int) -> RateEPConfig:
         raise DsnnError(f"mnist: {err}") from None
 
 
+def eqspike_config(cfg: dict, n_classes: int):
+    """The EqSpike hyperparameters of a task config; DsnnError for impossible values."""
+    from ..eqspike.eqspike import EqSpikeConfig
+
+    try:
+        return EqSpikeConfig(
+            sizes=(784, *[int(h) for h in cfg["hidden"]], n_classes),
+            beta=float(cfg["eqspike_beta"]),
+            nudge=str(cfg["eqspike_nudge"]),
+            n_free=int(cfg["eqspike_n_free"]),
+            n_nudge=int(cfg["eqspike_n_nudge"]),
+            n_eval=int(cfg["eqspike_n_eval"]),
+            n_read=int(cfg["eqspike_n_read"]),
+            w_max=float(cfg["eqspike_w_max"]),
+            update_gain=tuple(float(a) for a in cfg["eqspike_update_gain"]),
+            batch_size=int(cfg["eqspike_batch_size"]),
+        )
+    except (ValueError, TypeError) as err:
+        raise DsnnError(f"mnist: {err}") from None
+
+
+def _eqspike_profile(ctx: RunContext):
+    """The run's profile, which must have the 45 nm IFC neuron block."""
+    if ctx.profile.models.get("neuron") != "ifc_schmitt":
+        raise DsnnError(
+            f"mnist/eqspike needs a profile with the ifc_schmitt neuron (cmos45_spiking_ep), "
+            f"got '{ctx.profile.name}': use --profile cmos45_spiking_ep"
+        )
+    return ctx.profile
+
+
 def _fingerprint(ctx: RunContext) -> str:
     kept = {k: v for k, v in ctx.config.items() if k not in NOT_TRAINING}
     return json.dumps({"seed": ctx.seed, "learner": ctx.learner, **kept}, sort_keys=True)
 
 
-def save_checkpoint(path: Path, net: RateEP, epoch: int, rng, history: dict, fp: str) -> None:
+def save_checkpoint(path: Path, net, epoch: int, rng, history: dict, fp: str) -> None:
     """Write the checkpoint atomically (arrays, epoch, RNG state and history as JSON)."""
     meta = {"epoch": epoch, "rng": rng.bit_generator.state, "history": history, "config": fp}
     write_arrays(path, **net.state_dict(), meta=np.array(json.dumps(meta)))
 
 
-def load_checkpoint(path: Path, net: RateEP, rng, fp: str) -> tuple[int, dict]:
+def load_checkpoint(path: Path, net, rng, fp: str) -> tuple[int, dict]:
     """Restore ``net`` and ``rng`` from ``path``; returns (epoch, history)."""
     try:
         with np.load(path) as arrays:
@@ -192,18 +229,29 @@ def run(ctx: RunContext) -> TaskOutput:
     """Train and test; see the module docstring."""
     from tqdm.auto import tqdm
 
-    if ctx.learner != "rate_ep":
+    if ctx.learner == "memcap":
+        from .mnist_memcap import run_memcap
+
+        return run_memcap(ctx, load_splits(ctx))
+    if ctx.learner not in ("rate_ep", "eqspike"):
         raise DsnnError(f"mnist: learner '{ctx.learner}' is not implemented yet")
     cfg = ctx.config
     t0 = time.perf_counter()
     train, val, test, test_described = load_splits(ctx)
     n_classes = len(train.classes)
-    ep_cfg = learner_config(cfg, n_classes)
     x, y = train.x.astype(np.float64), train.y
-    build_s = time.perf_counter() - t0
+    if ctx.learner == "eqspike":
+        from ..eqspike.engine import EqSpike
 
-    net = RateEP(ep_cfg, ctx.rng("rate_ep", "init"))
-    rng = ctx.rng("rate_ep", "train")
+        ep_cfg = eqspike_config(cfg, n_classes)
+        profile = _eqspike_profile(ctx)
+        net = EqSpike(ep_cfg, profile, ctx.seed, ctx.rng("eqspike", "init"))
+        rng = ctx.rng("eqspike", "train")
+    else:
+        ep_cfg = learner_config(cfg, n_classes)
+        net = RateEP(ep_cfg, ctx.rng("rate_ep", "init"))
+        rng = ctx.rng("rate_ep", "train")
+    build_s = time.perf_counter() - t0
     shift = int(cfg["augment_shift"])
     history: dict = {"epoch": [], "train_accuracy": [], "test_accuracy": [], "epoch_s": []}
     if val is not None:
@@ -220,7 +268,7 @@ def run(ctx: RunContext) -> TaskOutput:
         total=max(epochs - done, 0) * len(x),
         disable=not ctx.progress,
         unit="ex",
-        desc=f"{train.name} rate_ep",
+        desc=f"{train.name} {ctx.learner}",
     )
     for epoch in range(done + 1, epochs + 1):
         started = time.perf_counter()
@@ -249,7 +297,8 @@ def run(ctx: RunContext) -> TaskOutput:
     }
     trained = epochs - start_epoch
     sizes = "-".join(map(str, ep_cfg.sizes))
-    title = f"rate EP {sizes} on {train.name} ({len(train)} train), seed {ctx.seed}"
+    name = "rate EP" if ctx.learner == "rate_ep" else "EqSpike"
+    title = f"{name} {sizes} on {train.name} ({len(train)} train), seed {ctx.seed}"
     metrics = {
         "accuracy": accuracy,
         "per_class": per_class,
@@ -260,18 +309,28 @@ def run(ctx: RunContext) -> TaskOutput:
         "n_test": len(test),
         "epochs": epochs,
         "resumed_from_epoch": start_epoch,
-        "operations": _operation_counts(ep_cfg),
     }
+    if ctx.learner == "rate_ep":
+        metrics["operations"] = _operation_counts(ep_cfg)
+        energy = energy_report(None, None, ctx.profile)
+    else:
+        from ..eqspike.energy_gpu import eqspike_energy
+
+        probe = np.arange(min(len(x), ep_cfg.batch_size))
+        energy, metrics["eqspike"] = eqspike_energy(
+            net, x[probe], y[probe], ctx.rng("eqspike", "probe")
+        )
     if val is not None:
         metrics["validation_accuracy"] = history["validation_accuracy"][-1] if trained else None
     summary = (
-        f"mnist/{train.name} rate_ep {sizes}: test accuracy {accuracy:.2%} on {test_described}; "
+        f"mnist/{train.name} {ctx.learner} {sizes}: test accuracy {accuracy:.2%} "
+        f"on {test_described}; "
         f"train {metrics['train_accuracy'] or 0:.2%} after {epochs} epochs"
         + (f" (resumed at epoch {start_epoch})" if start_epoch else "")
     )
     return TaskOutput(
         metrics=metrics,
-        energy=energy_report(None, None, ctx.profile),
+        energy=energy,
         summary=summary,
         arrays={
             "confusion": matrix,

@@ -28,7 +28,14 @@ class TaskSpec(BaseModel):
     learners: list[str] = Field(min_length=1)
     default_learner: str
     default_profile: str
+    learner_profiles: dict[str, str] = Field(
+        default_factory=dict, description="default profile per learner, where it differs"
+    )
     config: dict[str, Any] = Field(default_factory=dict)
+
+    def profile_for(self, learner: str) -> str:
+        """The profile a learner runs on when the user names none."""
+        return self.learner_profiles.get(learner, self.default_profile)
 
 
 def builtin_task_dir() -> Path:
