@@ -76,13 +76,33 @@ def _jsonable(value: Any) -> Any:
 
 def write_json(path: Path, data: dict) -> None:
     """Write ``data`` as indented JSON, atomically."""
-    text = json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n"
+    write_text(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8), atomically."""
     _atomic_write(Path(path), lambda handle: handle.write(text.encode()))
 
 
 def write_arrays(path: Path, **arrays: np.ndarray) -> None:
     """Save arrays to a compressed ``.npz``, atomically."""
     _atomic_write(Path(path), lambda handle: np.savez_compressed(handle, **arrays))
+
+
+def read_yaml(path: Path, error: type[Exception] = ValueError) -> object:
+    """Parse a YAML file; a malformed or unreadable file raises ``error`` with one line
+    ``<path>: line N: malformed YAML: <problem>``."""
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise error(f"{path}: {where}: malformed YAML: {problem}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise error(f"{path}: (file): cannot read: {err}") from None
 
 
 def read_result(run_dir: Path) -> dict | None:

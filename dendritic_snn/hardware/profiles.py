@@ -15,11 +15,11 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import DsnnError
 from ..resources import builtin_dir
+from ..results import read_yaml
 from .blocks import BLOCK_MODELS, ORDERED, PHYSICAL_CONSTANTS
 from .units import UnitError, parse_quantity
 
@@ -302,15 +302,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
         path = candidate
     if not path.is_file():
         raise ProfileError(f"{path}: file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ProfileError(f"{path}: {where}: malformed YAML: {problem}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ProfileError(f"{path}: (file): cannot read: {err}") from None
+    raw = read_yaml(path, ProfileError)
     if not isinstance(raw, dict):
         raise ProfileError(f"{path}: (top level): expected a mapping of profile fields")
     return Profile(raw, str(path))

@@ -26,9 +26,9 @@ from typing import Any
 import yaml
 
 from ..errors import DsnnError
+from ..results import write_text
 from .grid import Cell, build_grid
 from .spec import StudySpec, apply_study_overrides, load_study
-from .worker import write_text
 
 __all__ = ["Cell", "StudySpec", "build_grid", "finish_study", "load_table", "run_study"]
 

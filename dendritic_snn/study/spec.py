@@ -27,11 +27,11 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ..errors import DsnnError
 from ..resources import builtin_dir
+from ..results import read_yaml
 
 #: Fields of a block that ``--set FIELD=VALUE`` changes in every block (grid axes).
 AXIS_FIELDS = ("learners", "profiles", "mismatch", "seeds")
@@ -160,15 +160,7 @@ def load_study(name_or_path: str | Path | StudySpec | dict) -> StudySpec:
     if isinstance(name_or_path, dict):
         return study_from_dict(name_or_path)
     path = _resolve_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise DsnnError(f"{path}: {where}: malformed YAML: {problem}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DsnnError(f"{path}: (file): cannot read: {err}") from None
+    raw = read_yaml(path, DsnnError)
     return study_from_dict(raw, str(path))
 
 

@@ -14,8 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ..results import write_text
 from .table import mean_std
-from .worker import write_text
 
 
 def _scores(rows: list[dict[str, Any]], key: str, versus: str) -> dict[tuple, dict]:

@@ -17,9 +17,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ..results import read_result
+from ..results import read_result, write_text
 from .engine import CELLS_DIR, CELLS_INDEX, previous_error
-from .worker import write_text
 
 FIXED_COLUMNS = [
     "cell_id",

@@ -13,7 +13,6 @@ import contextlib
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
+
+from ..results import write_text
 
 #: Environment that keeps BLAS / OpenMP libraries to one thread per worker process.
 THREAD_ENV = {
@@ -66,22 +67,6 @@ def import_brian2() -> None:
             import brian2  # noqa: F401
     finally:
         signal.signal = original
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same directory, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def one_line(err: BaseException) -> str:
