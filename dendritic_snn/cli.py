@@ -190,6 +190,10 @@ from .study.cli_study import study as _study  # noqa: E402
 
 main.add_command(_study)
 
+from .export.cli_export import export as _export  # noqa: E402
+
+main.add_command(_export)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,201 @@
+"""NIR export: round trip through ``nir.write``/``nir.read``, graph structure, and a tiny NumPy
+interpreter of the exported rate-EP graph against the original weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+nir = pytest.importorskip("nir")
+
+from dendritic_snn.eqspike.rate_ep import RateEP, RateEPConfig, relax, rho  # noqa: E402
+from dendritic_snn.export.nir_export import (  # noqa: E402
+    export_mnist_run,
+    export_run,
+    load_nir,
+    to_nir_graph,
+)
+from dendritic_snn.results import write_arrays  # noqa: E402
+
+
+def _fake_mnist_run(tmp: Path, learner: str, weights, biases, profile: dict, cfg: dict) -> Path:
+    """A run directory with the files the exporter reads (result.json, checkpoint.npz)."""
+    run = tmp / learner
+    run.mkdir()
+    result = {
+        "task": "mnist", "learner": learner, "profile": profile, "seed": 3,
+        "mismatch": profile.pop("sigma", 0.0), "config": cfg, "metrics": {}, "energy": {},
+        "timing": {}, "versions": {},
+    }  # fmt: skip
+    (run / "result.json").write_text(json.dumps(result))
+    arrays = {f"W{k}": w for k, w in enumerate(weights)}
+    arrays.update({f"b{k}": b for k, b in enumerate(biases)})
+    write_arrays(run / "checkpoint.npz", **arrays, meta=np.array(json.dumps({"epoch": 2})))
+    return run
+
+
+@pytest.fixture
+def rate_net() -> RateEP:
+    cfg = RateEPConfig(sizes=(6, 5, 4, 3), lrs=(0.1, 0.1, 0.1), n_eval=30)
+    net = RateEP(cfg, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    net.params.biases = [rng.normal(0, 0.1, b.shape) for b in net.params.biases]
+    return net
+
+
+def _interpret(graph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Evaluate a feed-forward NIR graph at steady rate: Affine = W x + b, Linear = W x,
+    IF with threshold 1 (rate-EP unit) = clip(input, 0, 1). Returns the input of every node."""
+    incoming: dict[str, list[str]] = {}
+    for src, dst in graph.edges:
+        incoming.setdefault(dst, []).append(src)
+    values: dict[str, np.ndarray] = {"input": x}
+    inputs: dict[str, np.ndarray] = {}
+    pending = [n for n in graph.nodes if n != "input"]
+    while pending:
+        for name in list(pending):
+            if not all(src in values for src in incoming.get(name, [])):
+                continue
+            u = sum(values[src] for src in incoming[name])
+            node = graph.nodes[name]
+            inputs[name] = u
+            if isinstance(node, nir.Affine):
+                values[name] = u @ node.weight.T + node.bias
+            elif isinstance(node, nir.Linear):
+                values[name] = u @ node.weight.T
+            elif isinstance(node, nir.IF):
+                values[name] = np.clip(u / node.v_threshold, 0.0, 1.0)
+            else:
+                values[name] = u
+            pending.remove(name)
+    return inputs
+
+
+def test_rate_ep_round_trip_and_interpreter(tmp_path, rate_net):
+    w, b = rate_net.params.weights, rate_net.params.biases
+    run = _fake_mnist_run(tmp_path, "rate_ep", w, b, {"name": "ideal", "sha256": "x"},
+                          {"eps": 0.5, "n_eval": 30})  # fmt: skip
+    out = tmp_path / "net.nir"
+    graph = export_mnist_run(run, out)
+    back = load_nir(out)
+    assert set(back.nodes) == set(graph.nodes)
+    assert sorted(back.edges) == sorted(graph.edges)
+    back.validate_structure()
+    assert back.check_types()
+    for k in range(3):
+        aff = back.nodes[f"affine{k + 1}"]
+        np.testing.assert_array_equal(aff.weight, w[k].T)
+        np.testing.assert_array_equal(aff.bias, b[k])
+        assert isinstance(back.nodes[f"if{k + 1}"], nir.IF)
+    assert back.metadata["learner"] == "rate_ep"
+    assert int(back.metadata["seed"]) == 3
+    assert int(back.metadata["checkpoint_epoch"]) == 2
+
+    # same layer pre-activations as the original weights, on the feed-forward path
+    x = np.random.default_rng(2).random((7, 6))
+    pre = _interpret(back, x)
+    h = x
+    for k in range(3):
+        expected = h @ w[k] + b[k]
+        np.testing.assert_allclose(pre[f"if{k + 1}"], expected, rtol=1e-12, atol=1e-12)
+        h = rho(expected)
+    np.testing.assert_allclose(pre["output"], h)
+
+
+def test_rate_ep_recurrent_fixed_point(tmp_path, rate_net):
+    """With the feedback edges, the interpreter's relaxation matches RateEP's free phase."""
+    w, b = rate_net.params.weights, rate_net.params.biases
+    run = _fake_mnist_run(tmp_path, "rate_ep", w, b, {"name": "ideal", "sha256": "x"},
+                          {"eps": 0.5, "n_eval": 30})  # fmt: skip
+    out = tmp_path / "rec.nir"
+    export_mnist_run(run, out, recurrent=True)
+    graph = load_nir(out)
+    assert {"feedback_2_1", "feedback_3_2"} <= set(graph.nodes)
+    x = np.random.default_rng(4).random((5, 6))
+    states = [np.zeros((5, n)) for n in (5, 4, 3)]
+    eps = 0.5
+    for _ in range(30):  # s_k <- clip((1 - eps) s_k + eps net_k), net from the graph's edges
+        nets = []
+        for k in range(3):
+            u = (x if k == 0 else states[k - 1]) @ graph.nodes[f"affine{k + 1}"].weight.T
+            u = u + graph.nodes[f"affine{k + 1}"].bias
+            if k < 2:
+                u = u + states[k + 1] @ graph.nodes[f"feedback_{k + 2}_{k + 1}"].weight.T
+            nets.append(u)
+        states = [np.clip((1 - eps) * s + eps * n, 0, 1) for s, n in zip(states, nets, strict=True)]
+    ref = relax(rate_net.params, x, [np.zeros((5, n)) for n in (5, 4, 3)], 30, eps)
+    for s, r in zip(states, ref, strict=True):
+        np.testing.assert_allclose(s, r, atol=1e-12)
+
+
+def test_eqspike_lif_mapping(tmp_path):
+    from dendritic_snn.eqspike.eqspike import map_profile
+    from dendritic_snn.hardware.profiles import load_profile
+
+    prof = load_profile("cmos45_spiking_ep").with_mismatch(0.1)
+    rng = np.random.default_rng(0)
+    w = [rng.uniform(-1, 1, (6, 4)).astype(np.float32), rng.uniform(-1, 1, (4, 3))]
+    b = [rng.normal(0, 0.1, 4).astype(np.float32), np.zeros(3, np.float32)]
+    run = _fake_mnist_run(tmp_path, "eqspike", w, b,
+                          {"name": "cmos45_spiking_ep", "sha256": prof.sha256, "sigma": 0.1},
+                          {"eqspike_w_max": 1.0})  # fmt: skip
+    graph = export_run(run, tmp_path / "eq.nir")
+    back = load_nir(tmp_path / "eq.nir")
+    chip = map_profile(prof, (6, 4, 3), 1.0, 3)
+    dv = prof.params["neuron"]["V_rise"] - prof.params["neuron"]["V_fall"]
+    for k in range(2):
+        np.testing.assert_allclose(
+            back.nodes[f"affine{k + 1}"].weight, (w[k] * chip.g_out[k]).T, rtol=1e-6
+        )
+        lif = back.nodes[f"lif{k + 1}"]
+        np.testing.assert_allclose(lif.tau, chip.step_s / (chip.gain[k] * chip.leak[k]), rtol=1e-6)
+        np.testing.assert_allclose(lif.r, dv / chip.leak[k], rtol=1e-6)
+        np.testing.assert_allclose(lif.v_threshold, dv)
+        np.testing.assert_array_equal(lif.tau, graph.nodes[f"lif{k + 1}"].tau)
+    assert back.metadata["profile_sha256"] == prof.sha256
+    assert int(back.metadata["mismatch_seed"]) == 3
+    assert float(back.metadata["mismatch_sigma"]) == pytest.approx(0.1)
+    assert float(back.metadata["profile_params"]["neuron"]["C_mem"]) == pytest.approx(2e-13)
+
+
+def test_dendritic_graph_round_trip(tmp_path):
+    from dendritic_snn.dendritic.network import ModelParams, Structure, chip_values
+    from dendritic_snn.export.nir_export import dendritic_graph
+    from dendritic_snn.hardware.dpi import membrane_tau
+    from dendritic_snn.hardware.profiles import load_profile
+
+    prof = load_profile("dynapse_se")
+    model = ModelParams()
+    chip = chip_values(Structure(n_in=5, n_p=3, n_r=2), prof, 7, model)
+    rng = np.random.default_rng(0)
+    weights = {"in_p": rng.uniform(0, 3, 15), "p_r": rng.uniform(0, 1, 6)}
+    meta = {"mismatch_seed": 7, "profile_params": prof.params}
+    graph = dendritic_graph(weights, chip, model, {"IN": 5, "P": 3, "R": 2}, metadata=meta)
+    nir.write(tmp_path / "d.nir", graph)
+    back = load_nir(tmp_path / "d.nir")
+    assert back.edges == graph.edges
+    assert isinstance(back.nodes["P"], nir.CubaLIF)
+    np.testing.assert_allclose(
+        back.nodes["P"].tau_mem,
+        membrane_tau({p: chip[("P", p)] for p in ("C", "Ut", "kn", "kp", "Itau")}),
+    )
+    np.testing.assert_array_equal(back.nodes["P"].w_in, back.nodes["P"].tau_syn)
+    jump = model.coupling(model.alpha_B) * weights["in_p"].reshape(5, 3) * 1e-9 / model.I_ref
+    np.testing.assert_allclose(back.nodes["in_p"].weight, (
+        jump * chip[("P", "Ith_syn_bas")] / chip[("P", "Itau_syn_bas")]
+        * chip[("P", "Iw0_bas")] / 1e-9).T)  # fmt: skip
+    assert int(back.metadata["mismatch_seed"]) == 7
+    assert float(back.metadata["profile_params"]["synapse"]["Itau"]) == pytest.approx(1e-11)
+
+
+def test_to_nir_graph_rejects_bad_feedback_and_missing_file(tmp_path):
+    from dendritic_snn.errors import DsnnError
+
+    lif = nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2))
+    with pytest.raises(ValueError):  # feedback of the wrong shape fails NIR's type check
+        to_nir_graph([(np.ones((2, 3)), np.zeros(2))], [lif], feedback=[(1, 1, np.ones((3, 3)))])
+    with pytest.raises(DsnnError, match="no such NIR file"):
+        load_nir(tmp_path / "absent.nir")
