@@ -52,8 +52,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from ..errors import DsnnError
+from ..results import versions
 
 Array = np.ndarray
 
@@ -92,7 +92,7 @@ def _h5_safe(value: Any) -> Any:
 
 
 def _meta(**entries: Any) -> dict:
-    return _h5_safe({"producer": f"dendritic_snn {__version__}", **entries})
+    return _h5_safe({"producer": f"dendritic_snn {versions()['dendritic_snn']}", **entries})
 
 
 # ------------------------------------------------------------------------------ graph core
