@@ -37,6 +37,13 @@ def model_from_config(cfg: dict) -> tuple[ModelParams, PlasticityParams]:
         m.E_hi = float(cfg["E_hi_nA"]) * 1e-9
     if "E_lo_nA" in cfg:
         m.E_lo = float(cfg["E_lo_nA"]) * 1e-9
+    if cfg.get("tau_S_R") is not None:
+        m.tau_S_R = float(cfg["tau_S_R"])
+    for key in m.Iw0:
+        if f"Iw0_{key}_nA" in cfg:
+            m.Iw0[key] = float(cfg[f"Iw0_{key}_nA"]) * 1e-9
+    if "phi_th_nA" in cfg:
+        m.I_th = float(cfg["phi_th_nA"]) * 1e-9
     p = PlasticityParams()
     for proj in PLASTIC:
         for name in ("lr", "theta", "w_max"):
@@ -44,6 +51,31 @@ def model_from_config(cfg: dict) -> tuple[ModelParams, PlasticityParams]:
             if key in cfg:
                 getattr(p, name)[proj] = float(cfg[key])
     return m, p
+
+
+def topdown_signs(mode: str, n_r: int, n_p: int, rng) -> np.ndarray:
+    """Signs of the fixed top-down weights R -> P, shape ``(n_r, n_p)``.
+
+    * ``positive``: all excitatory (every pyramidal neuron gets the same teaching signal);
+    * ``balanced``: feedback alignment with fixed random signs, balanced so that every
+      pyramidal neuron is excited by half of the readouts and inhibited by the others (for
+      K = 2 each P neuron is pushed toward one class and away from the other); with a single
+      readout, alternate P neurons get + and -;
+    * ``random``: i.i.d. random signs.
+    """
+    s = np.ones((n_r, n_p))
+    if mode == "positive":
+        return s
+    if mode == "random":
+        return np.where(rng.random((n_r, n_p)) < 0.5, -1.0, 1.0)
+    if mode != "balanced":
+        raise ValueError(f"unknown topdown_sign {mode!r}")
+    if n_r == 1:
+        s[0, 1::2] = -1.0
+        return s
+    for j in range(n_p):
+        s[rng.permutation(n_r)[: n_r // 2], j] = -1.0
+    return s
 
 
 @dataclass
@@ -81,21 +113,29 @@ class Experiment:
             "p_r": rng.uniform(0, cfg["w_pr_init"], self.shape["p_r"]).ravel(),
             "p_i": rng.uniform(0, cfg["w_pr_init"], self.shape["p_i"]).ravel(),
             "i_p": np.zeros(np.prod(self.shape["i_p"])),
-            "r_p": rng.uniform(0.5, 1.0, self.shape["r_p"]).ravel() * cfg["w_topdown"],
+            "r_p": (
+                rng.uniform(0.5, 1.0, self.shape["r_p"])
+                * topdown_signs(cfg.get("topdown_sign", "positive"), *self.shape["r_p"], rng)
+            ).ravel()
+            * cfg["w_topdown"],
         }
         self.fixed_masks = {"r_p": np.ones(np.prod(self.shape["r_p"]))}
         tch = step_index(regular_train(cfg["teacher_rate"], 0.0, cfg["duration"]), st.dt)
         self._teacher_steps = tch[tch < st.n_steps]
         self.n_synapses = int(sum(m.sum() for m in self.masks.values()) + st.n_r * st.n_p)
 
-    def calibrate_hidden(self, patterns: list, target: float, iters: int = 6) -> list[float]:
+    def calibrate_hidden(
+        self, patterns: list, target: float, iters: int = 8, power: float = 0.35
+    ) -> list[float]:
         """Per-neuron gain calibration of the pyramidal layer (done on chips by bias tuning).
 
         Presents the (clean) patterns without teacher or plasticity and scales each pyramidal
-        neuron's input weights by ``((target + 0.5)/(count + 0.5))**0.7``, where ``count`` is
-        its mean spike count per presentation, so that every neuron sits in the sparse,
-        coincidence-detecting regime despite mismatch. Unsupervised (no labels). Returns the
-        mean count after each iteration.
+        neuron's input weights by ``((target + 0.5)/(count + 0.5))**power``, where ``count``
+        is its mean spike count per presentation, so that every neuron sits in the sparse,
+        coincidence-detecting regime despite mismatch. Unsupervised (no labels). The spike
+        count is a steep function of the gain (threshold), so the step is damped
+        (``power = 0.35``; 0.7 made the mean count oscillate, e.g. 2 -> 8 -> 3 -> 8). Returns
+        the mean count after each iteration.
         """
         shape = self.shape["in_p"]
         w_max = self.plast.w_max["in_p"]
@@ -107,7 +147,7 @@ class Experiment:
                 counts += np.bincount(p.spikes["P"][0], minlength=self.st.n_p)
             counts /= len(patterns)
             history.append(float(counts.mean()))
-            gain = ((target + 0.5) / (counts + 0.5)) ** 0.7
+            gain = ((target + 0.5) / (counts + 0.5)) ** power
             w = self.weights["in_p"].reshape(shape) * gain[None, :]
             self.weights["in_p"] = np.clip(w, 0, w_max).ravel() * self.masks["in_p"]
         return history

@@ -6,9 +6,13 @@ neurons (P), ``n_r`` readout neurons (R) and as many interneurons (I) as readout
 * every neuron is a DPI neuron (profile block ``neuron``); its compartments are DPI low-pass
   currents (profile block ``synapse``, Cartiglia Eq. 1), one per compartment and sign, held on
   the neuron group as on the chip: P has ``Isyn_bas`` (basal, input -> P, plastic),
-  ``Isyn_ape`` (apical excitatory, R -> P, fixed top-down) and ``Isyn_api`` (apical
-  inhibitory, I -> P, plastic lateral); R has ``Isyn_bas`` (P -> R, plastic) and the teacher
-  currents ``Isyn_tchh``/``Isyn_tchl``; I has ``Isyn_den`` (P -> I, plastic).
+  ``Isyn_ape`` (apical excitatory) and ``Isyn_api`` (apical inhibitory, I -> P plastic
+  lateral). The fixed top-down R -> P weights are *signed* (feedback alignment, Sacramento
+  §5.2): ``w > 0`` charges ``Isyn_ape``, ``w < 0`` charges ``Isyn_api``, so a P neuron can be
+  excited by one readout's teacher and inhibited by another's (task option ``topdown_sign``;
+  positive-only top-down makes every hidden neuron learn the same thing). R has
+  ``Isyn_bas`` (P -> R, plastic) and the teacher currents ``Isyn_tchh``/``Isyn_tchl``; I has
+  ``Isyn_den`` (P -> I, plastic).
 * the soma (Cartiglia Eq. 2 in current mode) is a first-order low-pass ``I_S``
 
   .. math:: \\tau_S \\dot I_S = \\sum_k c_k I_k - I_S + I_{nudge} + \\sigma I_{ref}
@@ -32,7 +36,13 @@ overall learning rate: ``dw = lr (e - Theta)`` for ``e > Theta``, ``lr (e + Thet
 ``e < -Theta`` and 0 inside the band. (Eq. 3 as printed, ``eta e -/+ Theta``, flips sign just
 outside the band when eta < 1; with eta = 1 it is continuous.) The errors are
 
-* P basal and R basal: ``e = (I_S - I_pred)/I_ref``, I dendrite: the same with ``c_D I_D``;
+* R basal: ``e = (I_S - I_pred)/I_ref``, I dendrite: the same with ``c_D I_D``;
+* P basal: ``e = (phi(I_S) - phi(I_pred))/I_ref`` with ``phi(x) = [x - I_th]_+``
+  (Sacramento's ``phi(u) - phi(v_B)``; ``I_th = 0`` is the linear Eq. 3 error). The
+  patterns have identical per-channel spike counts, so with a linear error every input
+  channel sees the same mean error and the rule cannot become timing selective; with
+  ``I_th`` near the P rheobase only inputs that spike while the soma is near firing (a
+  coincidence of the pattern) are potentiated (apical > 0) or depressed (apical < 0);
 * I -> P lateral: ``e = I_Ahat / I_ref`` (drive the apical compartment to zero, Sacramento's
   rule 9; a positive apical current strengthens the inhibition).
 
@@ -42,6 +52,11 @@ exactly, so the error is the filtered nudge; comparing ``I_S`` with the *unfilte
 ``c_B I_B`` would make every presynaptic spike see a large negative error (its own jump has
 not reached the soma yet), a systematic depression. In the steady state ``I_pred = c_B I_B``
 as in the paper.
+
+Build size: the input channels and both teachers are one spike-source group (one
+``TimedArray``, subgroups for the projections), synapses are connected from index arrays
+(no creation code objects), and the state variables start at Brian2's default 0 (no
+initialiser code objects): 68 instead of ~82 generated C++ files.
 
 Every quantity that changes between runs (weights, masks, mismatched circuit parameters,
 coupling constants, learning rates, inputs and teachers) is a group variable or a
@@ -106,6 +121,7 @@ class ModelParams:
 
     I_ref: float = 1e-9
     tau_S: float = 3e-3
+    tau_S_R: float | None = None  # readout somatic low-pass (None: tau_S)
     alpha_B: float = 1.0
     alpha_A: float = 0.8
     alpha_D: float = 1.0
@@ -115,10 +131,18 @@ class ModelParams:
     E_hi: float = 12e-9
     E_lo: float = 0.0
     noise_sigma: float = 0.0  # soma noise, relative to I_ref
+    I_th: float = 0.0  # threshold of the rate transform phi of the P error (0 = linear Eq. 3)
     # DPI weight units (Iw0) per compartment; mismatch factors still apply
     Iw0: dict = field(
-        default_factory=lambda: {"bas_P": 1e-9, "bas_R": 3e-9, "ape": 0.5e-9, "api": 0.5e-9,
-                                 "den": 1e-9, "tchh": 0.4e-9, "tchl": 0.4e-9}  # fmt: skip
+        default_factory=lambda: {
+            "bas_P": 1e-9,
+            "bas_R": 3e-9,
+            "ape": 0.5e-9,
+            "api": 0.5e-9,
+            "den": 1e-9,
+            "tchh": 0.4e-9,
+            "tchl": 0.4e-9,
+        }  # fmt: skip
     )
 
     def coupling(self, alpha: float) -> float:
@@ -145,11 +169,11 @@ _SOMA = {
 }
 _PRED = {"P": "c_B*Isyn_bas", "R": "c_B*Isyn_bas", "I": "c_D*Isyn_den"}
 _POP_CONSTS = {
-    "P": ["c_B", "c_A"],
+    "P": ["c_B", "c_A", "I_th"],
     "R": ["c_B", "E_hi", "E_lo", "alpha_T"],
     "I": ["c_D", "g_I"],
 }
-_AMP_CONSTS = {"E_hi", "E_lo"}
+_AMP_CONSTS = {"E_hi", "E_lo", "I_th"}
 
 
 def _soma_equations(pop: str, noise: bool) -> str:
@@ -193,6 +217,13 @@ def _plastic_on_pre(proj: str) -> str:
         e = "I_Ahat_post/I_ref_post"
         expr = stop_learning_expr(e, "0", eta="1", theta="theta")
         err = e
+    elif proj == "in_p":
+        # rate-transformed error phi(I_S) - phi(I_pred), phi(x) = [x - I_th]_+ (Sacramento's
+        # phi(u) - phi(v_B)); I_th = 0 gives the linear Eq. 3 error
+        soma = "int(I_S_post > I_th_post)*(I_S_post - I_th_post)/I_ref_post"
+        pred = "int(I_pred_post > I_th_post)*(I_pred_post - I_th_post)/I_ref_post"
+        expr = stop_learning_expr(soma, pred, "1", "theta")
+        err = f"(({soma}) - ({pred}))"
     else:
         expr = stop_learning_expr("I_S_post/I_ref_post", "I_pred_post/I_ref_post", "1", "theta")
         err = "(I_S_post - I_pred_post)/I_ref_post"
@@ -200,6 +231,9 @@ def _plastic_on_pre(proj: str) -> str:
         f"w = clip(w + mask*lr*({expr}), 0, w_max)",
         f"n_upd += mask*int(lr > 0)*int(abs({err}) > theta)",
     ])  # fmt: skip
+
+
+_TOPDOWN_NEG = "Isyn_api_post += clip(-w, 0, inf)*Iw0_api_post*jump_gain_api_post"
 
 
 class DendriticCircuit:
@@ -212,47 +246,56 @@ class DendriticCircuit:
     def __init__(self, structure: Structure, profile) -> None:
         st = self.structure = structure
         dt = st.dt * b2.second
-        self.stim = b2.TimedArray(np.zeros((st.n_steps, st.n_in)), dt=dt, name="stim")
-        self.teach_hi = b2.TimedArray(np.zeros((st.n_steps, st.n_r)), dt=dt, name="teach_hi")
-        self.teach_lo = b2.TimedArray(np.zeros((st.n_steps, st.n_r)), dt=dt, name="teach_lo")
-        ns = {"stim": self.stim, "teach_hi": self.teach_hi, "teach_lo": self.teach_lo}
+        # one spike source for the input channels and both teachers (fewer code objects, so
+        # a faster cold build): columns [0, n_in) input, then n_r teacher-hi, n_r teacher-lo
+        n_src = st.n_in + 2 * st.n_r
+        self.src = b2.TimedArray(np.zeros((st.n_steps, n_src)), dt=dt, name="src")
         o: dict = {}
-        o["IN"] = b2.NeuronGroup(st.n_in, "", threshold="stim(t, i) > 0.5", reset="", dt=dt,
-                                 namespace=ns, name="inp")  # fmt: skip
-        o["TH"] = b2.NeuronGroup(st.n_r, "", threshold="teach_hi(t, i) > 0.5", reset="", dt=dt,
-                                 namespace=ns, name="tch_hi")  # fmt: skip
-        o["TL"] = b2.NeuronGroup(st.n_r, "", threshold="teach_lo(t, i) > 0.5", reset="", dt=dt,
-                                 namespace=ns, name="tch_lo")  # fmt: skip
+        # no reset (a spike source): reset="" would still generate a resetter code object
+        b2.BrianLogger.suppress_name("only_threshold")
+        src = b2.NeuronGroup(n_src, "", threshold="src(t, i) > 0.5", dt=dt,
+                             namespace={"src": self.src}, name="inp")  # fmt: skip
+        o["SRC"] = src
+        o["IN"] = src[: st.n_in]
+        o["TH"] = src[st.n_in : st.n_in + st.n_r]
+        o["TL"] = src[st.n_in + st.n_r :]
         sizes = {"P": st.n_p, "R": st.n_r, "I": st.n_r}
         for pop, n in sizes.items():
+            # I_S, I_pred, I_Ahat start at 0 (Brian2's default): no initialiser code objects
             o[pop] = dpi_neuron_group(
                 n, profile, seed=None, synapse_types=COMPARTMENTS[pop], name=f"pop_{pop}",
                 dt=dt, extra_input=_extra_input(pop),
                 extra_equations=_soma_equations(pop, st.noise),
             )  # fmt: skip
-            o[pop].I_S = 0 * b2.amp
-            o[pop].I_pred = 0 * b2.amp
-        o["P"].I_Ahat = 0 * b2.amp
-        for proj, (src, tgt, comp) in PLASTIC.items():
-            o[proj] = dpi_synapses(o[src], o[tgt], comp, weight=0.0, connect=True,
-                                   model=_PLASTIC_MODEL, on_pre=_plastic_on_pre(proj),
-                                   name=f"syn_{proj}")  # fmt: skip
-        for proj, (src, tgt, comp) in FIXED.items():
-            o[proj] = dpi_synapses(o[src], o[tgt], comp, weight=0.0, connect=True,
-                                   name=f"syn_{proj}")  # fmt: skip
-        o["th"] = dpi_synapses(o["TH"], o["R"], "tchh", weight=1.0, connect="i == j",
+
+        # explicit index arrays instead of connect(True)/conditions: no synapse-creation code
+        # objects (same presynaptic-major order as connect(True))
+        def _all(n_pre, n_post):
+            i, j = all_to_all_ids(n_pre, n_post)
+            return {"i": i, "j": j}
+
+        one2one = {"i": np.arange(st.n_r), "j": np.arange(st.n_r)}
+        for proj, (src_, tgt, comp) in PLASTIC.items():
+            o[proj] = dpi_synapses(o[src_], o[tgt], comp, weight=0.0,
+                                   connect=_all(o[src_].N, o[tgt].N), model=_PLASTIC_MODEL,
+                                   on_pre=_plastic_on_pre(proj), name=f"syn_{proj}")  # fmt: skip
+        # signed fixed top-down (feedback alignment): w > 0 charges the apical excitatory
+        # compartment, w < 0 the apical inhibitory one (the same DPI the interneurons use)
+        o["r_p"] = dpi_synapses(o["R"], o["P"], "ape", weight=0.0, connect=_all(st.n_r, st.n_p),
+                                on_pre=_TOPDOWN_NEG, name="syn_r_p")  # fmt: skip
+        o["th"] = dpi_synapses(o["TH"], o["R"], "tchh", weight=1.0, connect=one2one,
                                name="syn_th")  # fmt: skip
-        o["tl"] = dpi_synapses(o["TL"], o["R"], "tchl", weight=1.0, connect="i == j",
+        o["tl"] = dpi_synapses(o["TL"], o["R"], "tchl", weight=1.0, connect=one2one,
                                name="syn_tl")  # fmt: skip
         o["nudge"] = b2.Synapses(o["R"], o["I"], model="I_tgt_post = I_S_pre : amp (summed)",
                                  dt=dt, name="syn_nudge")  # fmt: skip
-        o["nudge"].connect(j="i")
+        o["nudge"].connect(**one2one)
         for pop in ("P", "R", "I"):
             o[f"spk_{pop}"] = b2.SpikeMonitor(o[pop], name=f"spk_{pop}")
         o["mon_R"] = b2.StateMonitor(o["R"], ["I_S", "I_pred"], record=True, dt=1 * b2.ms,
                                      name="mon_R")  # fmt: skip
         self.objects = o
-        self.network = b2.Network(list(o.values()))
+        self.network = b2.Network([v for k, v in o.items() if k not in ("IN", "TH", "TL")])
 
     # ----------------------------------------------------------------- values
     def n_syn(self, proj: str) -> int:
@@ -267,8 +310,7 @@ class DendriticCircuit:
         pairs: list = []
         for (obj, var), value in run["vars"].items():
             pairs.append((getattr(o[obj], var), value))
-        for name in ("stim", "teach_hi", "teach_lo"):
-            pairs.append((getattr(self, name), run[name]))
+        pairs.append((self.src, np.hstack([run["stim"], run["teach_hi"], run["teach_lo"]])))
         return pairs
 
 
@@ -309,8 +351,11 @@ def model_values(model: ModelParams, plast: PlasticityParams, learn: bool) -> di
         out[(pop, "tau_S")] = model.tau_S
         out[(pop, "I_ref")] = model.I_ref
         out[(pop, "sigma_S")] = model.noise_sigma
+    if model.tau_S_R is not None:
+        out[("R", "tau_S")] = model.tau_S_R
     out[("P", "c_B")] = model.coupling(model.alpha_B)
     out[("P", "c_A")] = model.coupling(model.alpha_A)
+    out[("P", "I_th")] = model.I_th
     out[("R", "c_B")] = model.coupling(model.alpha_B)
     out[("R", "E_hi")] = model.E_hi
     out[("R", "E_lo")] = model.E_lo

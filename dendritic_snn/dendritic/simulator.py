@@ -121,9 +121,7 @@ def default_build_dir(structure: Structure) -> Path:
     from . import network
 
     src = Path(network.__file__).read_bytes() + Path(__file__).read_bytes()
-    digest = hashlib.sha256(
-        repr((structure.key(), b2.__version__)).encode() + src
-    ).hexdigest()[:16]
+    digest = hashlib.sha256(repr((structure.key(), b2.__version__)).encode() + src).hexdigest()[:16]
     root = Path(os.environ.get("DSNN_CACHE_DIR", Path.home() / ".cache" / "dsnn"))
     return root / f"brian2_dendritic_{digest}"
 

@@ -56,7 +56,12 @@ def run(ctx: RunContext) -> TaskOutput:
     exp = Experiment(sim, st, ctx.profile, ctx.seed, cfg, ctx.rng("network"))
     calib = []
     if cfg["calibrate_spikes"] > 0:
-        calib = exp.calibrate_hidden(patterns, float(cfg["calibrate_spikes"]))
+        calib = exp.calibrate_hidden(
+            patterns,
+            float(cfg["calibrate_spikes"]),
+            iters=int(cfg.get("calibrate_iters", 8)),
+            power=float(cfg.get("calibrate_power", 0.35)),
+        )
     w_before = {p: w.copy() for p, w in exp.weights.items()}
 
     order_rng, train_rng, test_rng = ctx.rng("order"), ctx.rng("train"), ctx.rng("test")

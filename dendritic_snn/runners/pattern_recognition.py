@@ -34,7 +34,12 @@ def run(ctx: RunContext) -> TaskOutput:
                                      seed=pseed)  # fmt: skip
     exp = Experiment(sim, st, ctx.profile, ctx.seed, cfg, ctx.rng("network"))
     if cfg["calibrate_spikes"] > 0:
-        exp.calibrate_hidden([trained, deviant], float(cfg["calibrate_spikes"]))
+        exp.calibrate_hidden(
+            [trained, deviant],
+            float(cfg["calibrate_spikes"]),
+            iters=int(cfg.get("calibrate_iters", 8)),
+            power=float(cfg.get("calibrate_power", 0.35)),
+        )
     w_before = {p: w.copy() for p, w in exp.weights.items()}
     n_ph, n_tr, n_pause = (int(cfg[k]) for k in ("phase_presentations", "train_presentations",
                                                   "pause_presentations"))  # fmt: skip
@@ -109,8 +114,10 @@ def run(ctx: RunContext) -> TaskOutput:
         "build_s": build_s,
     }
     ok = L > 1.5 and D > 1.5
-    summary = (f"L = {L:.2f} (after/before), D = {D:.2f} (trained/deviant): "
-               f"{'recognises the trained pattern' if ok else 'target L, D > 1.5 not reached'}")
+    summary = (
+        f"L = {L:.2f} (after/before), D = {D:.2f} (trained/deviant): "
+        f"{'recognises the trained pattern' if ok else 'target L, D > 1.5 not reached'}"
+    )
     return TaskOutput(
         metrics=metrics, energy=energy_report(avg(events_test), avg(events_train), ctx.profile),
         summary=summary,
