@@ -16,6 +16,7 @@ from dendritic_snn.dendritic.network import (
     chip_values,
     model_values,
     run_values,
+    soma_noise,
 )
 from dendritic_snn.dendritic.simulator import RuntimeSimulator
 from dendritic_snn.hardware.profiles import load_profile
@@ -241,3 +242,37 @@ def test_phi_threshold_gates_hidden_error(profile, i_th, expect_updates):
         assert w > 1.0 and n > 0
     else:
         assert (w, n) == (1.0, 0)
+
+
+def _noise_run(profile, st, sim, seed, sigma=0.5):
+    model = ModelParams()
+    model.noise_sigma = sigma
+    vals = _values(st, profile, {}, model=model)
+    vals["noise"] = soma_noise(st, seed, 0)
+    res = sim.run(vals)
+    return np.asarray(res["I_S_R"], float)  # (n_r, samples every 1 ms)
+
+
+def test_soma_noise_seeded_and_ou_variance(profile):
+    """The soma noise is NumPy run data (not Brian2's ``xi``, which ``cpp_standalone`` seeds
+    from ``std::random_device``): the same seed gives identical I_S traces, another seed
+    different ones, and it reproduces the OU soma of ``sigma I_ref sqrt(2/tau_S) xi``
+    (stationary variance sigma^2 I_ref^2, up to the Euler factor 1/(1 - dt/(2 tau_S)))."""
+    st = Structure(n_in=1, n_p=1, n_r=20, n_steps=4000, dt=1e-4, noise=True)
+    sim = RuntimeSimulator(st, profile, target="numpy")
+    a = _noise_run(profile, st, sim, seed=3)
+    b = _noise_run(profile, st, sim, seed=3)
+    c = _noise_run(profile, st, sim, seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 0.1 * ModelParams().I_ref  # a different noise
+    assert not np.array_equal(soma_noise(st, 3, 0), soma_noise(st, 3, 1))  # per presentation
+    m = ModelParams()
+    sigma = 0.5
+    steady = a[:, 20:]  # after 20 ms = 7 tau_S (starts at 0)
+    expected = (sigma * m.I_ref) ** 2 / (1 - st.dt / (2 * m.tau_S))
+    assert abs(steady.mean()) < 0.1 * sigma * m.I_ref
+    assert steady.var() == pytest.approx(expected, rel=0.1)
+    # the per-step increments of the noise itself: sigma I_ref sqrt(2 dt/tau_S) z, z ~ N(0, 1)
+    z = soma_noise(st, 3, 0)
+    assert z.shape == (st.n_steps, st.n_p + 2 * st.n_r)
+    assert z.std() == pytest.approx(1.0, rel=0.02)

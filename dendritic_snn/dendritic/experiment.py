@@ -23,6 +23,7 @@ from .network import (
     chip_values,
     model_values,
     run_values,
+    soma_noise,
 )
 
 
@@ -95,6 +96,10 @@ class Experiment:
 
     def __init__(self, sim, structure: Structure, profile, seed: int, cfg: dict, rng) -> None:
         self.sim, self.st, self.cfg = sim, structure, cfg
+        self.seed = int(seed)
+        # presentations so far (calibration included): presentation n gets the soma noise
+        # seeded_rng(seed, "soma_noise", str(n)), the same on every back end and every run
+        self.n_presented = 0
         self.model, self.plast = model_from_config(cfg)
         self.chip = chip_values(structure, profile, seed, self.model)
         st = structure
@@ -175,7 +180,11 @@ class Experiment:
         stim = self.stimulus(pattern)
         consts = model_values(self.model, self.plast, learn)
         masks = {**self.masks}
-        vals = run_values(st, self.chip, consts, self.weights, masks, stim, hi, lo)
+        noise = None
+        if st.noise and self.model.noise_sigma > 0:
+            noise = soma_noise(st, self.seed, self.n_presented)
+        self.n_presented += 1
+        vals = run_values(st, self.chip, consts, self.weights, masks, stim, hi, lo, noise)
         res = self.sim.run(vals)
         if learn:
             for proj in PLASTIC:

@@ -19,6 +19,18 @@ neurons (P), ``n_r`` readout neurons (R) and as many interneurons (I) as readout
             \\sqrt{2\\tau_S}\\,\\xi, \\qquad c_k = \\alpha_k / (\\alpha_k + l),
 
   so that without nudging the steady state is ``I_S = c_B I_B + c_A (I_A,exc - I_A,inh)``.
+  The noise ``xi`` is *not* Brian2's ``xi`` (in ``cpp_standalone`` that is drawn from the
+  binary's RNG, seeded from ``std::random_device`` at every run, so the same run seed gave
+  different results): it is the ``TimedArray`` ``soma_noise`` of i.i.d. N(0, 1) values
+  ``z[k, n]`` (time step ``k``, neuron column ``n``: P, then R, then I), drawn with NumPy
+  from the run seed and the presentation (:func:`soma_noise`) and passed in as run data like
+  the inputs. The soma equation gets the driving term
+  ``sigma_S*I_ref*sqrt(2/(tau_S*dt))*z[k, n]``, constant over the step; with Brian2's
+  ``euler`` integration the per-step increment is ``sigma_S*I_ref*sqrt(2*dt/tau_S)*z``, i.e.
+  exactly the Euler-Maruyama step of the SDE term ``sigma*I_ref*sqrt(2/tau_S)*xi`` (Wiener
+  increment ``sqrt(dt)*z``). For a constant input (P soma, relaxation rate ``1/tau_S``) the
+  stationary variance is ``sigma^2 I_ref^2 / (1 - dt/(2 tau_S))`` (``sigma^2 I_ref^2`` up to
+  1.7 % at dt = 0.1 ms, tau_S = 3 ms).
   ``I_S`` is the input current of the DPI spiking circuit: the synapse currents are removed
   from the DPI ``Iin`` sum and replaced by ``I_S`` (``extra_input``), so the firing rate is the
   DPI f-I curve of ``I_S``.
@@ -59,7 +71,7 @@ Build size: the input channels and both teachers are one spike-source group (one
 initialiser code objects): 68 instead of ~82 generated C++ files.
 
 Every quantity that changes between runs (weights, masks, mismatched circuit parameters,
-coupling constants, learning rates, inputs and teachers) is a group variable or a
+coupling constants, learning rates, inputs, teachers and soma noise) is a group variable or a
 ``TimedArray``, so one ``cpp_standalone`` build serves all presentations, seeds and mismatch
 instances through ``device.run(run_args=...)`` (:mod:`dendritic_snn.dendritic.simulator`).
 """
@@ -79,6 +91,7 @@ from ..hardware.dpi import (
     synapse_mismatch_seed,
 )
 from ..hardware.mismatch import sample_block
+from ..seeding import seeded_rng
 from .plasticity import stop_learning_expr
 
 #: Synapse (compartment) types of each population: name -> sign in the DPI sum (all are
@@ -176,8 +189,29 @@ _POP_CONSTS = {
 _AMP_CONSTS = {"E_hi", "E_lo", "I_th"}
 
 
-def _soma_equations(pop: str, noise: bool) -> str:
-    noise_term = " + sigma_S*I_ref*sqrt(2/tau_S)*xi" if noise else ""
+def noise_offsets(structure: Structure) -> dict[str, int]:
+    """Column offset of each population in the ``soma_noise`` TimedArray (P, R, I)."""
+    return {"P": 0, "R": structure.n_p, "I": structure.n_p + structure.n_r}
+
+
+def soma_noise(structure: Structure, seed: int, presentation: int) -> np.ndarray:
+    """I.i.d. N(0, 1) soma noise ``z``, shape ``(n_steps, n_p + 2 n_r)`` (P, R, I columns).
+
+    Determined by the run seed and the presentation index alone
+    (``seeded_rng(seed, "soma_noise", str(presentation))``), so both back ends and every
+    repetition of a run see the same noise. Scaled in the soma equation by
+    ``sigma_S*I_ref*sqrt(2/(tau_S*dt))`` (see the module docstring).
+    """
+    n = structure.n_p + 2 * structure.n_r
+    rng = seeded_rng(int(seed), "soma_noise", str(int(presentation)))
+    return rng.standard_normal((structure.n_steps, n))
+
+
+def _soma_equations(pop: str, noise: bool, offset: int = 0) -> str:
+    # Euler step of the term: sigma_S*I_ref*sqrt(2*dt/tau_S)*z = Euler-Maruyama of
+    # sigma_S*I_ref*sqrt(2/tau_S)*xi (z ~ N(0, 1) from the soma_noise TimedArray)
+    noise_term = (f" + sigma_S*I_ref*sqrt(2/(tau_S*dt))*soma_noise(t, i + {offset})"
+                  if noise else "")  # fmt: skip
     lines = [
         f"dI_S/dt = {_SOMA[pop]}/tau_S{noise_term} : amp",
         f"dI_pred/dt = ({_PRED[pop]} - I_pred)/tau_S : amp",
@@ -260,13 +294,21 @@ class DendriticCircuit:
         o["TH"] = src[st.n_in : st.n_in + st.n_r]
         o["TL"] = src[st.n_in + st.n_r :]
         sizes = {"P": st.n_p, "R": st.n_r, "I": st.n_r}
+        # soma noise z ~ N(0, 1) per time step and neuron, run data (see soma_noise)
+        self.noise = None
+        if st.noise:
+            self.noise = b2.TimedArray(np.zeros((st.n_steps, st.n_p + 2 * st.n_r)), dt=dt,
+                                       name="soma_noise")  # fmt: skip
+        offsets = noise_offsets(st)
         for pop, n in sizes.items():
             # I_S, I_pred, I_Ahat start at 0 (Brian2's default): no initialiser code objects
             o[pop] = dpi_neuron_group(
                 n, profile, seed=None, synapse_types=COMPARTMENTS[pop], name=f"pop_{pop}",
                 dt=dt, extra_input=_extra_input(pop),
-                extra_equations=_soma_equations(pop, st.noise),
+                extra_equations=_soma_equations(pop, st.noise, offsets[pop]),
             )  # fmt: skip
+            if self.noise is not None:
+                o[pop].namespace = {**(o[pop].namespace or {}), "soma_noise": self.noise}
 
         # explicit index arrays instead of connect(True)/conditions: no synapse-creation code
         # objects (same presynaptic-major order as connect(True))
@@ -311,6 +353,12 @@ class DendriticCircuit:
         for (obj, var), value in run["vars"].items():
             pairs.append((getattr(o[obj], var), value))
         pairs.append((self.src, np.hstack([run["stim"], run["teach_hi"], run["teach_lo"]])))
+        if self.noise is not None:
+            st = self.structure
+            noise = run.get("noise")
+            if noise is None:
+                noise = np.zeros((st.n_steps, st.n_p + 2 * st.n_r))
+            pairs.append((self.noise, noise))
         return pairs
 
 
@@ -378,19 +426,25 @@ def run_values(
     stim: np.ndarray,
     teach_hi: np.ndarray,
     teach_lo: np.ndarray,
+    noise: np.ndarray | None = None,
 ) -> dict:
-    """Everything one presentation needs, as plain arrays (picklable for the worker)."""
+    """Everything one presentation needs, as plain arrays (picklable for the worker).
+
+    ``noise``: the N(0, 1) soma noise of :func:`soma_noise` (None: no noise, zeros)."""
     vars_: dict = {**chip, **consts}
     for proj, w in weights.items():
         vars_[(proj, "w")] = np.asarray(w, float)
     for proj, m in masks.items():
         vars_[(proj, "mask")] = np.asarray(m, float)
     shape = (structure.n_steps, structure.n_r)
+    if noise is not None:
+        noise = np.asarray(noise, float).reshape(structure.n_steps, -1)
     return {
         "vars": vars_,
         "stim": np.asarray(stim, float).reshape(structure.n_steps, structure.n_in),
         "teach_hi": np.asarray(teach_hi, float).reshape(shape),
         "teach_lo": np.asarray(teach_lo, float).reshape(shape),
+        "noise": noise,
     }
 
 

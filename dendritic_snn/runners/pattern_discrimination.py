@@ -159,6 +159,10 @@ def run(ctx: RunContext) -> TaskOutput:
             "train_order": order,
             **{f"w_{p}_before": w_before[p] for p in PLASTIC},
             **{f"w_{p}_after": exp.weights[p] for p in PLASTIC},
+            # fixed structures for the NIR exporter (no replay of the construction needed)
+            "w_r_p": exp.weights["r_p"],
+            "mask_in_p": exp.masks["in_p"],
+            "pattern_seed": np.asarray(pseed, np.int64),
         },
         plots=plot_files,
         build_s=build_s,

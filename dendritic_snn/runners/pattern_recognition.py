@@ -123,6 +123,9 @@ def run(ctx: RunContext) -> TaskOutput:
         summary=summary,
         arrays={"calcium_t": t, "calcium": ca, "R_i": rast["R"][0], "R_t": rast["R"][1],
                 **{f"w_{p}_before": w_before[p] for p in PLASTIC},
-                **{f"w_{p}_after": exp.weights[p] for p in PLASTIC}},
+                **{f"w_{p}_after": exp.weights[p] for p in PLASTIC},
+                # fixed structures for the NIR exporter (no replay of the construction)
+                "w_r_p": exp.weights["r_p"], "mask_in_p": exp.masks["in_p"],
+                "pattern_seed": np.asarray(pseed, np.int64)},
         plots=plot_files, build_s=build_s, examples=len(schedule),
     )  # fmt: skip
