@@ -10,6 +10,13 @@ phase + one nudged phase) beside the batched engine (same phases) on one network
 
     python bench/mnist_eqspike.py --epochs 3
     python bench/mnist_eqspike.py --epochs 3 --mismatch 0.2 --set eqspike_beta=0.5
+    python bench/mnist_eqspike.py --epochs 3 --set eqspike_comparator=derivative \
+        --set eqspike_synapse_drive=separate --set eqspike_update_gain=[0.1,0.1] --shift 0
+
+The last line is the earlier reconstruction (RC differentiator, separate charge/discharge
+sources, no augmentation); the defaults are the held comparator and a shared drive
+(:mod:`dendritic_snn.eqspike.eqspike` A11, A12) with random 1-pixel shifts (``--shift``,
+the task's ``augment_shift`` default).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--mismatch", type=float, nargs="*", default=[0.0, 0.2])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shift", type=int, default=0)
+    parser.add_argument("--shift", type=int, default=1)
     parser.add_argument("--test-data-dir", type=Path, default=DEFAULT_TEST_DIR)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

@@ -7,6 +7,7 @@ in the ``groups`` slot, spikes are emitted by the threshold ``s > 0.5``; one ``S
 object per weight layer carries the weight, delivers ``w`` to the post neuron on pre spikes
 (and, for hidden<->output, to the pre neuron on post spikes: symmetric weights) and counts
 the strobes ``polarity * G`` of the other side. Matched chips only (no mismatch), float64.
+Both comparator readings (``config.comparator``: RC differentiator or held reference).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ y1 : 1
 y2 : 1
 d : 1
 g : 1
+ref : 1
+track : 1 (shared)
 I_in : 1
 I_const : 1
 r : 1
@@ -47,7 +50,7 @@ same = int(abs(t1 - t2) <= 1e-6 * t2)
 coupling = same * a2 / t2 + (1 - same) * t1 * (a1 - a2) / (t1 - t2 + same)
 y2n = pulse + a2 * (y2 - pulse) + coupling * (y1 - pulse)
 y1 = pulse + a1 * (y1 - pulse)
-d = {aD} * d + (1 - {aD}) * {tD} * (y2n - y2)
+{comparator}
 y2 = y2n
 g = int(d > theta) - int(d < -theta)
 r = r + (s - r) / {tau_n}
@@ -91,11 +94,16 @@ def run_brian2(
         "tD": float(chip.tau_der[0][0]),
         "tau_n": float(config.tau_nudge),
     }
+    if config.comparator == "held":
+        fmt["comparator"] = f"d = y2n - ref\nref = ref + track * (y2n - ref) / {config.ref_tau}"
+    else:
+        fmt["comparator"] = "d = {aD} * d + (1 - {aD}) * {tD} * (y2n - y2)".format(**fmt)
     groups = []
     for n, name in ((n1, "hidden"), (n2, "output")):
         group = b2.NeuronGroup(n, _NEURON, threshold="s > 0.5", reset="", name=name)
         group.run_regularly(_STEP.format(**fmt), when="groups", name=f"{name}_step")
         group.theta = float(chip.theta[0][0])
+        group.track = 1.0  # held comparator: the reference tracks in the free phase
         groups.append(group)
     hidden, output = groups
     hidden.I_const = (np.asarray(x, float) @ weights[0] + biases[0]).astype(float)
@@ -129,6 +137,7 @@ def run_brian2(
     target[label] = 1.0
     output.target = target
     output.beta = beta
+    hidden.track = output.track = 0.0
     syn1.pol = polarity
     syn0.pol = polarity
     net.run(config.n_nudge * b2.ms, namespace={})

@@ -8,10 +8,12 @@ r"""Batched, vectorised NumPy engine for EqSpike (:mod:`dendritic_snn.eqspike.eq
    step's spikes;
 2. neurons: :math:`v \leftarrow \mathrm{clip}(v + g(I - \ell), 0, v_{top})`, spike at
    :math:`v \ge 1`, subtract 1;
-3. traces, differentiators, comparators (:math:`G`); input sigma-delta spikes; output rate
-   :math:`r_o`;
+3. traces, differentiators (or, ``comparator="held"``, trace minus the reference that tracks
+   the trace in the free phase and is held in the nudged phase), comparators (:math:`G`);
+   input sigma-delta spikes; output rate :math:`r_o`;
 4. nudged phase only: strobe counts :math:`\sigma S_j G_i` and :math:`\sigma S_i G_j`
-   (charge if positive, discharge if negative), written at the end of the nudged phase(s).
+   (charge if positive, discharge if negative), written at the end of the nudged phase(s);
+   netted per synapse when up and down steps are equal (no mismatch, or a shared drive).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class _State:
         self.y2 = [np.zeros(s, np.float32) for s in shapes]
         self.d = [np.zeros(s, np.float32) for s in shapes]
         self.g = [np.zeros(s, np.float32) for s in shapes]
+        self.ref = [np.zeros(s, np.float32) for s in shapes]  # held-reference comparator
         self.r = np.zeros(shapes[-1], np.float32)
         self.u = phase0.astype(np.float32)  # input sigma-delta accumulators
 
@@ -84,9 +87,14 @@ class EqSpike:
     ) -> None:
         self.config = config
         self.profile = profile
-        self.chip: ChipParams = map_profile(profile, config.sizes, config.w_max, seed)
+        self.chip: ChipParams = map_profile(
+            profile, config.sizes, config.w_max, seed, config.synapse_drive
+        )
         rng = rng if rng is not None else np.random.default_rng(seed)
-        self.weights = [np.clip(w, -config.w_max, config.w_max) for w in glorot(config.sizes, rng)]
+        self.weights = [
+            np.clip(a * w, -config.w_max, config.w_max).astype(np.float32)
+            for a, w in zip(config.init_scale, glorot(config.sizes, rng), strict=True)
+        ]
         self.biases = [np.zeros(n, np.float32) for n in config.sizes[1:]]
         self.events = {"spikes": 0.0, "synaptic_events": 0.0, "weight_updates": 0.0, "steps": 0.0}
         self.examples = {"inference": 0, "training": 0}
@@ -118,6 +126,7 @@ class EqSpike:
         w1 = self._w1()
         count = np.zeros_like(st.r) if read else None
         spikes = syn = 0.0
+        held = cfg.comparator == "held"
         for t in range(n_steps):
             s_h, s_o = st.s
             currents = [bottom + s_o @ w1.T, s_h @ w1 + self.biases[1]]
@@ -132,7 +141,12 @@ class EqSpike:
                 y_prev = st.y2[k]
                 pulse = chip.duty * chip.v_spike * s
                 st.y1[k], st.y2[k] = lpf2_step(st.y1[k], y_prev, pulse, k, chip)
-                st.d[k] = derivative_update(st.d[k], y_prev, st.y2[k], k, chip)
+                if held:
+                    st.d[k] = st.y2[k] - st.ref[k]
+                    if not beta:  # free phase: the reference tracks the trace; held after
+                        st.ref[k] += (st.y2[k] - st.ref[k]) / cfg.ref_tau
+                else:
+                    st.d[k] = derivative_update(st.d[k], y_prev, st.y2[k], k, chip)
                 st.g[k] = ternary(st.d[k], chip.theta[k])
             st.u += x
             s_in = (st.u >= 1.0).astype(np.float32)
@@ -156,7 +170,7 @@ class EqSpike:
         s_h, s_o = st.s
         learn["s_in"].append(s_in)
         learn["g_h"].append(g_h)
-        if self.chip.matched:
+        if self.chip.symmetric_steps:
             learn["net1"] += s_h.T @ g_o + g_h.T @ s_o
         else:
             for key, sel in (("up1", 1.0), ("down1", -1.0)):
@@ -175,7 +189,7 @@ class EqSpike:
         s_in = np.concatenate(learn["s_in"])
         g_h = np.concatenate(learn["g_h"])
         gain = [lr_scale * a for a in cfg.update_gain]
-        if chip.matched:
+        if chip.symmetric_steps:
             counts = [(s_in.T @ g_h, None), (learn["net1"], None)]
         else:
             counts = [

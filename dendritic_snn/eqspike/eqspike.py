@@ -40,6 +40,34 @@ gives :math:`D_i \approx \tau_D\, d\hat s_i/dt` and the two comparators the tern
 
 All filters are integrated exactly per step with the cmos45 formulas in step units.
 
+Held-reference reading (``comparator="held"``, A11). With the profile's filter (rise ~2.6
+steps, decay ~26 steps per stage, :math:`\tau_D` ~6.6 steps) and 20 mV comparators only the
+fast rise after single spikes crosses the threshold: the RC reading is a "spike near a spike"
+detector whose counts correlate weakly with the EP difference (0.52 on a 784-500-10 MNIST
+batch, W1; 0.09 on the tiny test net). The alternative reading compares the trace with a
+reference that follows it during the free phase and is held from the nudge onset (the
+differentiator capacitor switched from tracking, time constant ``ref_tau`` steps, to hold;
+the same comparators):
+
+.. math:: D_i(t) = \hat s_i(t) - \hat s_i^{ref}, \qquad
+          \hat s_i^{ref} \leftarrow \hat s_i^{ref} + (\hat s_i - \hat s_i^{ref})/\tau_{ref}
+          \ \text{(free phase only)},
+
+i.e. the trace change since the nudge onset, which is what continual EP accumulates
+(:math:`\sum_t \Delta s_i` over the nudged phase). The rate-to-trace map is compressive
+(regular trains: 0.10 V at 0.05 spikes/step, 0.14 at 0.1, 0.21 at 0.3, 0.25 at 1) and its
+ripple is < 10 mV above 0.05 spikes/step, so the 20 mV dead band passes mainly large or
+low-rate changes; what dithers it is the irregularity of network spikes and the reference
+lag (the trace is not settled after the 40 free steps). Whatever offset the reading has at
+the nudge onset is common to the :math:`+\beta` and :math:`-\beta` phases (both start from
+the same free state) and cancels between them when up and down steps are equal (A12).
+Measured correlation with the EP difference: 0.68 (W1) / 0.66 (W0) on the MNIST batch, 0.93
+on the tiny net. On a 4,000/1,000 split of the training digits (5 epochs, shifts):
+``ref_tau`` 8 > 3 or 16; ``n_free`` 40 > 60 or 30. Its STDP window is even and Hebbian (any
+pair within ~the decay time potentiates, :mod:`dendritic_snn.runners.stdp_window`), not
+antisymmetric. Defaults (and the task's): ``held``, ``shared`` (A12), ``update_gain``
+(0.03, 0.015).
+
 Learning rule (nudged phase only)
 ---------------------------------
 Continual EP (Ernoult et al. 2020) updates at every nudged step
@@ -73,6 +101,23 @@ phase (C-EP's per-step writes, accumulated; exact when the steps are small).
 Readout (A9): the predicted class is the output with the most spikes in the last ``n_read``
 free steps (ties broken by the integrated input current).
 
+Synapse drive (``synapse_drive``, A12): ``"separate"`` charges through ``I_charge`` and
+discharges through ``I_discharge`` (two devices: per-synapse up and down steps differ under
+mismatch); ``"shared"`` steers one current source into or out of the capacitor (an H-bridge
+of switches), so :math:`\Delta w^+ = \Delta w^-` per synapse (mismatched between synapses).
+Only then does the symmetric :math:`\pm\beta` scheme cancel the spike-driven strobes
+exactly; with separate sources and 20 % mismatch they leave a per-synapse drift
+:math:`(\Delta w^+ - \Delta w^-) \times` count that collapsed training to chance (measured
+12 % validation after 2 epochs vs 69 % with shared drive).
+
+Saturated outputs: an output at the IFC's ceiling (one spike per step) has zero slope, its
+trace cannot move, so the held reading gives it no signal. With 20 % neuron-gain mismatch
+(output gains 0.57-1.99 for chip seed 0) some Glorot initialisations start with several
+outputs saturated and training stays at chance (measured: the mnist task at 20 % mismatch,
+seed 0, 10.3 % after 30 epochs; one of three inits on a 500-digit probe). ``init_scale``
+(1.0, 0.5) (half the initial W1) started all three from a learning state (measured 71-77 %
+after 40 minibatches); the task default stays (1, 1).
+
 Mismatch (A10): per neuron ``C_mem, V_rise, V_fall, I_leak``; per synapse ``I_charge,
 I_discharge, C_syn`` (up/down steps) and ``g_out`` (a fixed gain on the effective weight,
 the same in both directions: one capacitor, one output stage per synapse); per neuron the
@@ -92,6 +137,8 @@ from ..hardware.profiles import Profile
 
 Array = np.ndarray
 NUDGE_MODES = ("symmetric", "random", "positive")
+COMPARATOR_MODES = ("derivative", "held")
+SYNAPSE_DRIVES = ("separate", "shared")
 
 
 @dataclass
@@ -99,7 +146,11 @@ class EqSpikeConfig:
     """Hyperparameters of the EqSpike network (time in engine steps).
 
     ``w_max``: weight at the rails; ``update_gain``: per weight layer, the capacitor step
-    multiplier (strobe width relative to the profile's ``t_strobe``).
+    multiplier (strobe width relative to the profile's ``t_strobe``); ``comparator``:
+    ``"derivative"`` (RC differentiator) or ``"held"`` (trace minus the reference held at the
+    nudge onset, A11; ``ref_tau``: its tracking time constant in the free phase, steps);
+    ``synapse_drive``: ``"separate"`` or ``"shared"`` charge/discharge source (A12);
+    ``init_scale``: per weight layer, a factor on the Glorot initial weights.
     """
 
     sizes: tuple[int, ...] = (784, 500, 10)
@@ -111,17 +162,34 @@ class EqSpikeConfig:
     n_read: int = 16
     tau_nudge: float = 4.0
     w_max: float = 1.0
-    update_gain: tuple[float, ...] = (0.1, 0.1)
+    update_gain: tuple[float, ...] = (0.03, 0.015)
     batch_size: int = 50
     bias_updates: bool = True
+    comparator: str = "held"
+    ref_tau: float = 8.0
+    synapse_drive: str = "shared"
+    init_scale: tuple[float, ...] = (1.0, 1.0)
 
     def __post_init__(self) -> None:
         self.sizes = tuple(int(n) for n in self.sizes)
         self.update_gain = tuple(float(a) for a in self.update_gain)
         if len(self.sizes) != 3:
             raise ValueError(f"sizes {self.sizes}: the engine runs one hidden layer (3 sizes)")
+        self.init_scale = tuple(float(a) for a in self.init_scale)
+        if len(self.init_scale) != 2:
+            raise ValueError("init_scale: one value per weight layer (2)")
         if len(self.update_gain) != 2:
             raise ValueError("update_gain: one value per weight layer (2)")
+        if self.comparator not in COMPARATOR_MODES:
+            raise ValueError(
+                f"comparator '{self.comparator}': one of {', '.join(COMPARATOR_MODES)}"
+            )
+        if self.synapse_drive not in SYNAPSE_DRIVES:
+            raise ValueError(
+                f"synapse_drive '{self.synapse_drive}': one of {', '.join(SYNAPSE_DRIVES)}"
+            )
+        if self.ref_tau < 1.0:
+            raise ValueError("ref_tau must be >= 1 step")
         if self.nudge not in NUDGE_MODES:
             raise ValueError(f"nudge '{self.nudge}': one of {', '.join(NUDGE_MODES)}")
         if self.beta <= 0 or self.w_max <= 0 or self.batch_size < 1:
@@ -151,7 +219,8 @@ class ChipParams:
     step_down: list[Array]
     bias_up: list[Array]
     bias_down: list[Array]
-    matched: bool = True  #: no synapse up/down mismatch (the engine may net strobes)
+    matched: bool = True  #: no mismatch at all
+    symmetric_steps: bool = True  #: step_up == step_down per synapse (the engine nets strobes)
     notes: dict = field(default_factory=dict)
 
 
@@ -161,7 +230,13 @@ def ifc_min_period(params: dict) -> float:
     return float(4.0 * params["C_mem"] * dv / params["I_discharge"])
 
 
-def map_profile(profile: Profile, sizes: tuple[int, ...], w_max: float, seed: int) -> ChipParams:
+def map_profile(
+    profile: Profile,
+    sizes: tuple[int, ...],
+    w_max: float,
+    seed: int,
+    synapse_drive: str = "separate",
+) -> ChipParams:
     r"""Map a ``cmos45_spiking_ep``-style profile onto the dimensionless engine.
 
     * step :math:`= T_{min}` (:func:`ifc_min_period`, 80 ns nominal); spike duty
@@ -198,7 +273,10 @@ def map_profile(profile: Profile, sizes: tuple[int, ...], w_max: float, seed: in
     n_syn = [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
     sb = sample_block(profile, "synapse", sum(n_syn) + n_neurons, seed)
     up = 2.0 * w_max * sb["I_charge"] * sb["t_strobe"] / (sb["C_syn"] * rail)
-    down = 2.0 * w_max * sb["I_discharge"] * sb["t_strobe"] / (sb["C_syn"] * rail)
+    if synapse_drive == "shared":
+        down = up  # one current source steered into or out of the capacitor (A11)
+    else:
+        down = 2.0 * w_max * sb["I_discharge"] * sb["t_strobe"] / (sb["C_syn"] * rail)
     gout = sb["g_out"] / syn["g_out"]
     bounds = np.cumsum([0, *n_syn])
     shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
@@ -230,6 +308,7 @@ def map_profile(profile: Profile, sizes: tuple[int, ...], w_max: float, seed: in
         bias_up=per_layer(up[tail]),
         bias_down=per_layer(down[tail]),
         matched=sigma == 0.0,
+        symmetric_steps=sigma == 0.0 or synapse_drive == "shared",
         notes={
             "step_s": step,
             "tau_rise_steps": float(np.mean(tau_r) / step),

@@ -117,6 +117,10 @@ def eqspike_config(cfg: dict, n_classes: int):
             w_max=float(cfg["eqspike_w_max"]),
             update_gain=tuple(float(a) for a in cfg["eqspike_update_gain"]),
             batch_size=int(cfg["eqspike_batch_size"]),
+            comparator=str(cfg.get("eqspike_comparator", "held")),
+            ref_tau=float(cfg.get("eqspike_ref_tau", 8.0)),
+            synapse_drive=str(cfg.get("eqspike_synapse_drive", "shared")),
+            init_scale=tuple(float(a) for a in cfg.get("eqspike_init_scale", (1.0, 1.0))),
         )
     except (ValueError, TypeError) as err:
         raise DsnnError(f"mnist: {err}") from None

@@ -13,6 +13,13 @@ two-stage LPF, the RC differentiator and the comparators
 
 reported also per term (``pre_term``: pre spikes x post comparator; ``post_term``). The
 background-only count is subtracted so that the curve shows the effect of the pairing.
+The first ``period`` is a free phase (background only, no strobes); strobes count from then.
+``comparator``: ``derivative`` (RC differentiator: only the fast rise after a spike crosses
+20 mV, so the window is a narrow even coincidence peak) or ``held`` (trace minus the level
+held at the end of the free phase, :mod:`dendritic_snn.eqspike.eqspike` A11: either spike
+order potentiates for ~the trace decay time, a broad even Hebbian window). Neither reading
+gives the antisymmetric window the EqSpike abstract reports with this profile's
+fast-rise/slow-decay filter.
 ``delta_t`` spans ``[-dt_max, dt_max]`` in the profile's time unit (µs for 45 nm).
 Metrics: the curve, its odd (antisymmetric) and even fractions, the peak and its lag.
 """
@@ -31,11 +38,20 @@ TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
 def pair_counts(
-    chip, lags: np.ndarray, n_pairs: int, period: int, background: float
+    chip,
+    lags: np.ndarray,
+    n_pairs: int,
+    period: int,
+    background: float,
+    comparator: str = "derivative",
+    ref_tau: float = 8.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Strobe counts ``(pre_term, post_term)`` for every lag (steps; vectorised over lags).
 
     Column 0 of the simulation is the background-only reference (subtracted).
+    ``comparator``: ``"derivative"`` (RC differentiator) or ``"held"`` (trace minus the level
+    held at nudge onset; the first ``period`` steps, background only, are the free phase in
+    which the reference tracks the trace with ``ref_tau``).
     """
     lags = np.asarray(lags, dtype=int)
     n = len(lags) + 1
@@ -53,19 +69,26 @@ def pair_counts(
     for j, lag in enumerate(lags):
         post[t_pre + lag, j + 1] = 1.0
     pre, post = np.minimum(pre, 1.0), np.minimum(post, 1.0)
-    state = {side: [np.zeros(n, np.float32) for _ in range(3)] for side in ("pre", "post")}
+    state = {side: [np.zeros(n, np.float32) for _ in range(4)] for side in ("pre", "post")}
     pre_term = np.zeros(n)
     post_term = np.zeros(n)
+    held = comparator == "held"
     for t in range(steps):
         g = {}
         for side, spikes in (("pre", pre[t]), ("post", post[t])):
-            y1, y2, d = state[side]
+            y1, y2, d, ref = state[side]
             y1n, y2n = lpf2_step(y1, y2, chip.duty * chip.v_spike * spikes, 0, chip)
-            d = derivative_update(d, y2, y2n, 0, chip)
-            state[side] = [y1n, y2n, d]
+            if held:
+                d = y2n - ref
+                if t < period:  # free phase: the reference tracks the trace
+                    ref = ref + (y2n - ref) / ref_tau
+            else:
+                d = derivative_update(d, y2, y2n, 0, chip)
+            state[side] = [y1n, y2n, d, ref]
             g[side] = ternary(d, chip.theta[0])
-        pre_term += pre[t] * g["post"]
-        post_term += post[t] * g["pre"]
+        if t >= period:  # nudged phase: strobes
+            pre_term += pre[t] * g["post"]
+            post_term += post[t] * g["pre"]
     return pre_term[1:] - pre_term[0], post_term[1:] - post_term[0]
 
 
@@ -96,7 +119,15 @@ def run(ctx: RunContext) -> TaskOutput:
     dt_max = float(cfg["dt_max"])
     lags = np.unique(np.round(np.linspace(-dt_max, dt_max, int(cfg["n_points"])) / step_units))
     period = int(np.ceil(float(cfg["period"]) / step_units))
-    pre_t, post_t = pair_counts(chip, lags, int(cfg["n_pairs"]), period, float(cfg["background"]))
+    pre_t, post_t = pair_counts(
+        chip,
+        lags,
+        int(cfg["n_pairs"]),
+        period,
+        float(cfg["background"]),
+        str(cfg.get("comparator", "derivative")),
+        float(cfg.get("ref_tau", 8.0)),
+    )
     w_step = float(chip.step_up[0].mean())
     pre_t, post_t = pre_t * w_step, post_t * w_step
     total = pre_t + post_t
