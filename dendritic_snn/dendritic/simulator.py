@@ -86,7 +86,8 @@ def _serve(conn, structure: Structure, raw_profile: dict, build_dir: str) -> Non
         dev = b2.get_device()
         # The build directory is persistent: Brian2 rewrites only changed sources and make
         # recompiles only those, so a second process with the same structure starts in seconds.
-        with FileLock(str(Path(build_dir) / "build.lock")):
+        lock = FileLock(str(Path(build_dir) / "dir.lock"))
+        with lock:
             dev.build(directory=build_dir, run=False, compile=True, with_output=False)
         results = f"results_{os.getpid()}"
         conn.send(("ready", time.perf_counter() - start))
@@ -106,9 +107,12 @@ def _serve(conn, structure: Structure, raw_profile: dict, build_dir: str) -> Non
             for key, value in circuit.variable_values(req):
                 dim = key.dim
                 args[key] = b2.Quantity(value, dim=dim)
-            dev.run(results_directory=results, run_args=args, with_output=False)
-            res = collect(circuit, get)
-            dev.delete(code=False, data=True, run_args=True, directory=False)
+            # The build directory is shared: another process may be rebuilding ./main or
+            # writing its own run_args files, so builds and runs take the same lock.
+            with lock:
+                dev.run(results_directory=results, run_args=args, with_output=False)
+                res = collect(circuit, get)
+                dev.delete(code=False, data=True, run_args=True, directory=False)
             conn.send(("ok", res))
         except Exception as err:  # pragma: no cover
             conn.send(("error", f"{type(err).__name__}: {err}"))
