@@ -124,7 +124,17 @@ def test_grid_expansion_and_stable_ids():
     assert all(c.overrides["instances"] == 5 for c in more)
     with pytest.raises(DsnnError, match="no task of this study has a field 'zz'"):
         build_grid(_spec(), {"zz": 1})
-    assert len(build_grid("smoke")) == 10
+    smoke = build_grid("smoke")
+    assert len(smoke) == 14
+    # both learners on both task families, each on its own profile by default
+    learned = {(c.task, c.learner): c.profile for c in smoke if c.task in ("mnist",
+               "pattern_discrimination")}  # fmt: skip
+    assert learned == {
+        ("pattern_discrimination", "dendritic"): "dynapse_se",
+        ("pattern_discrimination", "eqspike"): "cmos45_spiking_ep",
+        ("mnist", "dendritic"): "dynapse_se",
+        ("mnist", "eqspike"): "cmos45_spiking_ep",
+    }
 
 
 @pytest.mark.parametrize("name", list_studies())
@@ -302,14 +312,14 @@ def test_smoke_on_external_scheduler_survives_a_killed_worker(tmp_path, dask_clu
             time.sleep(0.05)
         assert proc.poll() is None  # mid-study
         os.kill(workers[0].pid, signal.SIGKILL)
-        output, _ = proc.communicate(timeout=150)
+        output, _ = proc.communicate(timeout=600)  # cold Brian2 builds on one worker
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 0, output
     assert workers[0].wait(timeout=10) == -signal.SIGKILL
-    assert "0 skipped (already done), 0 failed of 10 cells" in output, output
+    assert "0 skipped (already done), 0 failed of 14 cells" in output, output
     ids = [cell.id for cell in build_grid("smoke")]
     rows = _csv(out)
     assert sorted(r["cell_id"] for r in rows) == sorted(ids)  # every cell exactly once
@@ -320,5 +330,5 @@ def test_smoke_on_external_scheduler_survives_a_killed_worker(tmp_path, dask_clu
     before = _mtimes(out)
     again = subprocess.run(cmd, cwd=client_cwd, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "0 done, 10 skipped (already done), 0 failed of 10 cells" in again.stdout
+    assert "0 done, 14 skipped (already done), 0 failed of 14 cells" in again.stdout
     assert _mtimes(out) == before

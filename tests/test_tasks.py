@@ -21,8 +21,7 @@ def test_fi_curve_run_directory(tmp_path):
     stored = read_result(run)
     assert stored is not None
     assert set(REQUIRED_KEYS) <= set(stored)
-    assert stored["profile"] == {"name": "dynapse_se",
-                                 "sha256": load_profile("dynapse_se").sha256}
+    assert stored["profile"] == {"name": "dynapse_se", "sha256": load_profile("dynapse_se").sha256}
     assert stored["seed"] == 1 and stored["mismatch"] == 0.2
     assert stored["config"]["n_currents"] == 3
     assert stored["versions"]["brian2"].startswith("2.")
@@ -44,8 +43,13 @@ def test_same_seed_same_result(tmp_path):
 
 
 def test_profile_swap_cmos45(tmp_path):
-    result = run_task("fi_curve", profile="cmos45_spiking_ep", out=tmp_path, progress=False,
-                      overrides={"n_currents": 4, "instances": 2, "duration": 100})
+    result = run_task(
+        "fi_curve",
+        profile="cmos45_spiking_ep",
+        out=tmp_path,
+        progress=False,
+        overrides={"n_currents": 4, "instances": 2, "duration": 100},
+    )
     rates = result["metrics"]["rate_mean_Hz"]
     assert result["metrics"]["monotone"] and rates[-1] > 1e6  # microsecond time scale: MHz
 

@@ -278,6 +278,7 @@ def eqspike_graph(
 # ------------------------------------------------------------------------------ dendritic
 _NEURON_KEYS = ("C", "Ut", "kn", "kp", "Itau", "Ith", "Ispkthr", "Ireset", "Iconst")
 
+
 def dendritic_graph(
     weights: Mapping[str, Array],
     chip: Mapping[tuple[str, str], Array],
@@ -482,8 +483,10 @@ def dendritic_run_graph(run_dir: Path | str):
     chip_meta = {
         f"{pop}_{var}": np.asarray(val, np.float64)
         for (pop, var), val in exp.chip.items()
-        if pop in ("P", "R") and (var in ("Itau", "Ith", "C", "Ispkthr", "Ireset", "Iconst")
-                                  or var.endswith("_bas"))  # fmt: skip
+        if pop in ("P", "R")
+        and (
+            var in ("Itau", "Ith", "C", "Ispkthr", "Ireset", "Iconst") or var.endswith("_bas")
+        )  # fmt: skip
     }
     meta = {
         **_profile_meta(prof, result),
@@ -504,9 +507,7 @@ def dendritic_run_graph(run_dir: Path | str):
             for p in (*PLASTIC, *FIXED)
             if p not in ("in_p", "p_r")
         },
-        "weights_in_units_of_Iw0": {
-            p: np.asarray(weights[p], np.float64) for p in ("in_p", "p_r")
-        },
+        "weights_in_units_of_Iw0": {p: np.asarray(weights[p], np.float64) for p in ("in_p", "p_r")},
     }
     return dendritic_graph(weights, exp.chip, exp.model, sizes, metadata=meta)
 

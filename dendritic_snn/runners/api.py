@@ -59,9 +59,18 @@ def list_tasks() -> list[str]:
     return list_task_specs()
 
 
-def _runner(task: str) -> Callable[[RunContext], TaskOutput]:
+#: runners of a learner on the other task family (default: ``dendritic_snn.runners.<task>``)
+LEARNER_RUNNERS = {
+    ("pattern_discrimination", "eqspike"): "pattern_vector",
+    ("pattern_discrimination", "rate_ep"): "pattern_vector",
+    ("mnist", "dendritic"): "mnist_dendritic",
+}
+
+
+def _runner(task: str, learner: str) -> Callable[[RunContext], TaskOutput]:
+    name = LEARNER_RUNNERS.get((task, learner), task)
     try:
-        module = importlib.import_module(f"dendritic_snn.runners.{task}")
+        module = importlib.import_module(f"dendritic_snn.runners.{name}")
     except ModuleNotFoundError:
         raise DsnnError(f"task '{task}' has a spec but no runner yet") from None
     return module.run
@@ -120,7 +129,7 @@ def run_task(
     ctx = RunContext(task, learner, prof, int(seed), config, run_dir, progress)
 
     start = time.perf_counter()
-    output = _runner(task)(ctx)
+    output = _runner(task, learner)(ctx)
     wall = time.perf_counter() - start
 
     if output.arrays:

@@ -152,7 +152,7 @@ def build_grid(
         elif block.goal is not None:
             goal = block.goal
         for learner in learners:
-            for label in block.profiles or spec.profiles or [task_spec.default_profile]:
+            for label in block.profiles or spec.profiles or [task_spec.profile_for(learner)]:
                 prof = _profile(label, spec, f"{where}.profiles", profiles)
                 for mismatch in block.mismatch or spec.mismatch:
                     for seed in block.seeds or spec.seeds:

@@ -12,6 +12,7 @@ A study spec is a list of grid blocks; each block is the product of its axes
         learners: [none]          # default: the task's default learner
         profiles: [dynapse_se, cmos45_spiking_ep]   # built-in names or paths (relative to
                                                     # the spec file); default: the task's
+                                                    # profile for each learner
         mismatch: [0.1, 0.3]
         set: {instances: 4, duration: 100}          # task-spec fields (like dsnn task --set)
         metric: rate_rel_spread   # main metric (default: accuracy, or the task's known one)

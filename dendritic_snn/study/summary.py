@@ -82,13 +82,11 @@ def compare(rows: list[dict[str, Any]], key: str = "profile", versus: str = "lea
     return verdicts
 
 
-def _line(v: dict, key_name: str, versus_name: str) -> str:
+def _line(v: dict, key_name: str | None, versus_name: str) -> str:
     arrow = "higher is better" if v["goal"] == "max" else "lower is better"
     levels = ", ".join("profile's" if x is None else f"{x:g}" for x in v["levels"])
-    head = (
-        f"- **{v['task']}** on {key_name} `{v['key']}` ({v['metric']}, {arrow}; averaged over "
-        f"mismatch {levels}): "
-    )
+    where = f" on {key_name} `{v['key']}`" if key_name else ""
+    head = f"- **{v['task']}**{where} ({v['metric']}, {arrow}; averaged over mismatch {levels}): "
     label, m1, s1, n1 = v["ranking"][0]
     best = f"`{label}` {m1:.4g} ± {s1:.2g} ({n1} seed{'s' if n1 != 1 else ''})"
     if len(v["ranking"]) == 1:
@@ -125,6 +123,14 @@ def summary_text(rows: list[dict[str, Any]], title: str, plots: list[str]) -> st
     ]
     learner_verdicts = compare(rows, "profile", "learner")
     lines += [_line(v, "profile", "learner") for v in learner_verdicts] or ["(no results yet)"]
+    # learners that run on different hardware (each on its own profile) never share a
+    # (task, profile) group above: rank every learner-on-profile pair of a task as well
+    pairs = [{**r, "any": "", "pair": f"{r['learner']} on {r['profile']}"} for r in rows]
+    across = [v for v in compare(pairs, "any", "pair")
+              if len({label.split(" on ")[0] for label, *_ in v["ranking"]}) > 1]  # fmt: skip
+    if across:
+        lines += ["", "## Best learner per task, each on its hardware", ""]
+        lines += [_line(v, None, "learner on profile") for v in across]
     lines += ["", "## Best profile per task and learner", ""]
     profile_verdicts = compare(rows, "learner", "profile")
     lines += [_line(v, "learner", "profile") for v in profile_verdicts] or ["(no results yet)"]

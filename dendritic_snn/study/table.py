@@ -236,7 +236,7 @@ def markdown_text(groups: list[dict[str, Any]], title: str) -> str:
         arrow = "↑" if g["goal"] == "max" else "↓"
         e_inf = _fmt(g["energy_per_inference_J"], g["energy_per_inference_J_std"], "J")
         e_train = _fmt(
-            g["energy_per_training_example_J"], g["energy_per_training_example_J_std"], "energy"
+            g["energy_per_training_example_J"], g["energy_per_training_example_J_std"], "J"
         )
         lines.append(
             f"| {g['task']} | {g['learner']} | {g['profile']} | {mm} | `{g['set']}` | "

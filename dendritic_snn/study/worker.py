@@ -69,6 +69,22 @@ def import_brian2() -> None:
         signal.signal = original
 
 
+def allow_child_processes() -> None:
+    """Let this worker process start child processes.
+
+    Dask runs workers as daemonic processes, and :mod:`multiprocessing` refuses to start
+    children from those ("daemonic processes are not allowed to have children"). The dendritic
+    learner serves its Brian2 ``cpp_standalone`` build from a child process
+    (:mod:`dendritic_snn.dendritic.simulator`), itself daemonic, which exits when its pipe to
+    this process closes, so it cannot outlive the worker.
+    """
+    import multiprocessing
+
+    process = multiprocessing.current_process()
+    if process.daemon:
+        process.daemon = False
+
+
 def one_line(err: BaseException) -> str:
     """``Type: first line of the message`` (just the message for user errors)."""
     from ..errors import DsnnError
@@ -106,6 +122,7 @@ def run_cell(cell: dict[str, Any], run_dir: str) -> dict[str, Any]:
     """
     with pin_threads():
         import_brian2()
+        allow_child_processes()
         from ..hardware.profiles import profile_from_dict
         from ..results import read_result
         from ..runners.api import run_task
