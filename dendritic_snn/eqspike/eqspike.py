@@ -116,8 +116,8 @@ trace cannot move, so the held reading gives it no signal. With 20 % neuron-gain
 outputs saturated and training stays at chance (measured: the mnist task at 20 % mismatch,
 seed 0, 10.3 % after 30 epochs; one of three inits on a 500-digit probe). ``init_scale``
 (1.0, 0.5) (half the initial W1) started all three from a learning state (measured 71-77 %
-after 40 minibatches) and is the mnist task's default (``EqSpikeConfig`` keeps (1, 1)): 92.89 %
-at 20 % mismatch after 30 epochs (README).
+after 40 minibatches): 92.89 % at 20 % mismatch after 30 epochs, but 93.21 % (< 93.89 % with
+(1, 1)) without mismatch, so the task default stays (1, 1) (README).
 
 Mismatch (A10): per neuron ``C_mem, V_rise, V_fall, I_leak``; per synapse ``I_charge,
 I_discharge, C_syn`` (up/down steps) and ``g_out`` (a fixed gain on the effective weight,

@@ -120,7 +120,7 @@ def eqspike_config(cfg: dict, n_classes: int):
             comparator=str(cfg.get("eqspike_comparator", "held")),
             ref_tau=float(cfg.get("eqspike_ref_tau", 8.0)),
             synapse_drive=str(cfg.get("eqspike_synapse_drive", "shared")),
-            init_scale=tuple(float(a) for a in cfg.get("eqspike_init_scale", (1.0, 0.5))),
+            init_scale=tuple(float(a) for a in cfg.get("eqspike_init_scale", (1.0, 1.0))),
         )
     except (ValueError, TypeError) as err:
         raise DsnnError(f"mnist: {err}") from None
