@@ -535,13 +535,14 @@ def export_dendritic_run(run_dir: Path | str, path: Path | str):
 def export_run(run_dir: Path | str, path: Path | str, **options: Any):
     """Export any supported run, detecting its task from ``result.json``."""
     result = _result(Path(run_dir))
-    if result["task"] == "mnist":
+    task, learner = result["task"], result["learner"]
+    if task == "mnist" and learner in ("rate_ep", "eqspike"):
         return export_mnist_run(run_dir, path, **options)
-    if result["learner"] == "dendritic":
+    if task == "pattern_discrimination" and learner == "dendritic":
         return export_dendritic_run(run_dir, path)
     raise DsnnError(
-        f"{run_dir}: NIR export supports mnist (rate_ep, eqspike) and dendritic runs, "
-        f"not task '{result['task']}' with learner '{result['learner']}'"
+        f"{run_dir}: NIR export supports mnist (rate_ep, eqspike) and pattern_discrimination "
+        f"(dendritic) runs, not task '{task}' with learner '{learner}'"
     )
 
 
