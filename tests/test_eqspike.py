@@ -154,6 +154,25 @@ def test_init_scale_scales_the_glorot_weights():
     np.testing.assert_allclose(half.weights[1], 0.5 * base.weights[1], rtol=1e-6)
 
 
+def test_gain_calibration_trims_the_mismatched_gains_and_leaves_a_matched_chip_alone():
+    big = (784, 500, 10)
+    mm = load_profile("cmos45_spiking_ep").with_mismatch(0.2)  # as --mismatch 0.2
+    raw = np.concatenate(map_profile(mm, big, 1.0, 0).gain)
+    net = EqSpike(EqSpikeConfig(gain_trim_bits=5), mm, 0)
+    trimmed = np.concatenate(net.chip.gain)
+    assert raw.max() > 4.0 and raw.min() < 0.5  # the spread the trim removes
+    assert 0.9 < trimmed.min() and trimmed.max() < 1.15 and np.std(trimmed) < 0.04
+    trims = np.concatenate(net.gain_trim)
+    np.testing.assert_allclose(trimmed, raw * trims, rtol=1e-6)
+    levels = np.log2(trims) * 15 / 2  # 2^5 - 1 levels two octaves either way
+    np.testing.assert_allclose(levels, np.round(levels), atol=1e-4)
+    for bits in (4, 5, 6):
+        matched = EqSpike(EqSpikeConfig(sizes=SIZES, gain_trim_bits=bits), PROFILE, 0)
+        assert all(np.all(g == 1) for g in matched.chip.gain)
+    with pytest.raises(ValueError, match="gain_trim_bits"):
+        EqSpikeConfig(gain_trim_bits=13)
+
+
 def test_training_changes_weights_within_the_rails_and_is_seeded():
     nets = [_tiny_net(3), _tiny_net(3)]
     rng_x = np.random.default_rng(0)

@@ -27,6 +27,7 @@ from ..hardware.profiles import Profile
 from .eqspike import (
     ChipParams,
     EqSpikeConfig,
+    calibrate_gain,
     derivative_update,
     glorot,
     lpf2_step,
@@ -90,6 +91,9 @@ class EqSpike:
         self.chip: ChipParams = map_profile(
             profile, config.sizes, config.w_max, seed, config.synapse_drive
         )
+        self.gain_trim: list[Array] | None = None
+        if config.gain_trim_bits:
+            self.chip.gain, self.gain_trim = calibrate_gain(self.chip, config.gain_trim_bits)
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.weights = [
             np.clip(a * w, -config.w_max, config.w_max).astype(np.float32)
@@ -310,7 +314,11 @@ class EqSpike:
 
     def describe(self) -> dict:
         """Configuration and the profile mapping as plain data."""
-        return {**asdict(self.config), "chip": self.chip.notes}
+        out = {**asdict(self.config), "chip": dict(self.chip.notes)}
+        if self.gain_trim is not None:
+            gains = np.concatenate(self.chip.gain)
+            out["chip"]["gain_after_trim"] = [float(gains.min()), float(gains.max())]
+        return out
 
 
 def measure_events(net: EqSpike, x: Array, labels: Array, rng: np.random.Generator) -> dict:

@@ -119,6 +119,17 @@ seed 0, 10.3 % after 30 epochs; one of three inits on a 500-digit probe). ``init
 after 40 minibatches): 92.89 % at 20 % mismatch after 30 epochs, but 93.21 % (< 93.89 % with
 (1, 1)) without mismatch, so the task default stays (1, 1) (README).
 
+Gain calibration (``gain_trim_bits`` > 0, A13): each neuron's input current passes a trim
+(a binary-weighted mirror or capacitor bank) with :math:`2^b - 1` log-spaced factors
+:math:`2^{2j/J}`, :math:`|j| \le J = 2^{b-1} - 1` (two octaves either way, 1 included), set once
+per chip before training: every neuron alone (weights disconnected) integrates a reference
+current :math:`I_{ref}` = 0.2 (a rate of 0.2 spikes/step at nominal gain) for 256 steps, its
+spike count :math:`n_i` gives :math:`\hat g_i = (n_i + 1/2) / (256\, I_{ref})`, and the trim closest
+(in log) to :math:`1/\hat g_i` is kept, :math:`g_i \leftarrow g_i\,t_i`
+(:func:`calibrate_gain`). With 20 % mismatch the hidden gains spread 0.49-4.41 (chip seed 0:
+:math:`\Delta V = V_{rise} - V_{fall}` of a few tens of mV puts a long tail above 2); with
+5 bits 0.95-1.10. Without mismatch every trim is 1 (no change).
+
 Mismatch (A10): per neuron ``C_mem, V_rise, V_fall, I_leak``; per synapse ``I_charge,
 I_discharge, C_syn`` (up/down steps) and ``g_out`` (a fixed gain on the effective weight,
 the same in both directions: one capacitor, one output stage per synapse); per neuron the
@@ -151,7 +162,9 @@ class EqSpikeConfig:
     ``"derivative"`` (RC differentiator) or ``"held"`` (trace minus the reference held at the
     nudge onset, A11; ``ref_tau``: its tracking time constant in the free phase, steps);
     ``synapse_drive``: ``"separate"`` or ``"shared"`` charge/discharge source (A12);
-    ``init_scale``: per weight layer, a factor on the Glorot initial weights.
+    ``init_scale``: per weight layer, a factor on the Glorot initial weights;
+    ``gain_trim_bits``: resolution of the per-neuron gain trim set by :func:`calibrate_gain`
+    (0 = no calibration).
     """
 
     sizes: tuple[int, ...] = (784, 500, 10)
@@ -170,6 +183,7 @@ class EqSpikeConfig:
     ref_tau: float = 8.0
     synapse_drive: str = "shared"
     init_scale: tuple[float, ...] = (1.0, 1.0)
+    gain_trim_bits: int = 0
 
     def __post_init__(self) -> None:
         self.sizes = tuple(int(n) for n in self.sizes)
@@ -189,6 +203,9 @@ class EqSpikeConfig:
             raise ValueError(
                 f"synapse_drive '{self.synapse_drive}': one of {', '.join(SYNAPSE_DRIVES)}"
             )
+        if not 0 <= int(self.gain_trim_bits) <= 12:
+            raise ValueError("gain_trim_bits: 0 (no calibration) to 12")
+        self.gain_trim_bits = int(self.gain_trim_bits)
         if self.ref_tau < 1.0:
             raise ValueError("ref_tau must be >= 1 step")
         if self.nudge not in NUDGE_MODES:
@@ -359,3 +376,37 @@ def glorot(sizes: tuple[int, ...], rng: np.random.Generator) -> list[Array]:
     from .rate_ep import init_params
 
     return [w.astype(np.float32) for w in init_params(sizes, rng).weights]
+
+
+def calibrate_gain(
+    chip: ChipParams, bits: int, i_ref: float = 0.2, steps: int = 256, octaves: float = 2.0
+) -> tuple[list[Array], list[Array]]:
+    r"""Per-neuron gain trim of one chip (A13); returns (trimmed gains, trim factors) per layer.
+
+    Each neuron's step map :math:`v \leftarrow \mathrm{clip}(v + g_i(I_{ref} - \ell_i), 0,
+    v_{top})`, spike at 1, subtract, runs alone for ``steps`` steps; the count gives
+    :math:`\hat g_i = (n_i + 1/2) / (\mathrm{steps}\cdot I_{ref})`. The trim is the factor
+    :math:`2^{j/J}` (:math:`|j| \le J = (2^{bits-1} - 1)`, spanning ``octaves`` octaves either
+    way) nearest to :math:`1/\hat g_i` in log; a silent neuron gets the largest factor.
+    """
+    from .engine import V_TOP
+
+    half = 2 ** (bits - 1) - 1
+    if half < 1:
+        raise ValueError("calibrate_gain: need bits >= 2")
+    gains, trims = [], []
+    for g, leak in zip(chip.gain, chip.leak, strict=True):
+        v = np.zeros_like(g, dtype=np.float64)
+        count = np.zeros_like(v)
+        for _ in range(steps):
+            v = np.clip(v + g * (i_ref - leak), 0.0, V_TOP)
+            spike = v >= 1.0
+            v -= spike
+            count += spike
+        g_hat = (count + 0.5) / (steps * i_ref)  # mid-bin: the count is floored
+        with np.errstate(divide="ignore"):
+            code = np.round(-np.log2(np.maximum(g_hat, 1e-12)) * half / octaves)
+        trim = 2.0 ** (np.clip(code, -half, half) * octaves / half)
+        trims.append(trim.astype(np.float32))
+        gains.append((g * trim).astype(np.float32))
+    return gains, trims
