@@ -10,6 +10,8 @@ phase + one nudged phase) beside the batched engine (same phases) on one network
 
     python bench/mnist_eqspike.py --epochs 3
     python bench/mnist_eqspike.py --epochs 3 --mismatch 0.2 --set eqspike_beta=0.5
+    python bench/mnist_eqspike.py --epochs 30 --mismatch 0.2 --ratio-examples 0 \
+        --set eqspike_gain_trim_bits=5       # per-neuron gain trim (eqspike.py A13)
     python bench/mnist_eqspike.py --epochs 3 --set eqspike_comparator=derivative \
         --set eqspike_synapse_drive=separate --set eqspike_update_gain=[0.1,0.1] --shift 0
 

@@ -169,6 +169,14 @@ def test_gain_calibration_trims_the_mismatched_gains_and_leaves_a_matched_chip_a
     for bits in (4, 5, 6):
         matched = EqSpike(EqSpikeConfig(sizes=SIZES, gain_trim_bits=bits), PROFILE, 0)
         assert all(np.all(g == 1) for g in matched.chip.gain)
+    # without mismatch a trimmed chip trains exactly as an untrimmed one (same weights)
+    rng_x = np.random.default_rng(0)
+    x, y = rng_x.random((40, SIZES[0])).astype(np.float32), rng_x.integers(0, 3, 40)
+    pair = [EqSpike(EqSpikeConfig(sizes=SIZES, gain_trim_bits=b), PROFILE, 0) for b in (0, 5)]
+    for net in pair:
+        net.train_epoch(x, y, np.random.default_rng(1))
+    np.testing.assert_array_equal(pair[0].weights[0], pair[1].weights[0])
+    np.testing.assert_array_equal(pair[0].weights[1], pair[1].weights[1])
     with pytest.raises(ValueError, match="gain_trim_bits"):
         EqSpikeConfig(gain_trim_bits=13)
 

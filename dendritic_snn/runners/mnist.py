@@ -121,7 +121,7 @@ def eqspike_config(cfg: dict, n_classes: int):
             ref_tau=float(cfg.get("eqspike_ref_tau", 8.0)),
             synapse_drive=str(cfg.get("eqspike_synapse_drive", "shared")),
             init_scale=tuple(float(a) for a in cfg.get("eqspike_init_scale", (1.0, 1.0))),
-            gain_trim_bits=int(cfg.get("eqspike_gain_trim_bits", 0)),
+            gain_trim_bits=int(cfg.get("eqspike_gain_trim_bits", 5)),
         )
     except (ValueError, TypeError) as err:
         raise DsnnError(f"mnist: {err}") from None
