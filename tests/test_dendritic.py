@@ -276,3 +276,30 @@ def test_soma_noise_seeded_and_ou_variance(profile):
     z = soma_noise(st, 3, 0)
     assert z.shape == (st.n_steps, st.n_p + 2 * st.n_r)
     assert z.std() == pytest.approx(1.0, rel=0.02)
+
+
+def _scaling_experiment(profile, w_pr_sum, seed=3):
+    from dendritic_snn.dendritic.experiment import Experiment
+
+    st = Structure(n_in=4, n_p=8, n_r=2, n_steps=10, dt=1e-4, noise=False)
+    cfg = {"sparsity": 0.0, "w_in_init": 1.0, "w_pr_init": 1.0, "w_topdown": 1.0,
+           "topdown_sign": "balanced", "teacher_rate": 900.0, "duration": 1e-3,
+           "w_pr_sum": w_pr_sum}  # fmt: skip
+    return Experiment(None, st, profile, seed, cfg, np.random.default_rng(0))
+
+
+def test_readout_synaptic_scaling(profile):
+    """w_pr_sum rescales each readout's P -> R weights so that the weight sum times the
+    readout's mismatched synaptic gain equals w_pr_sum; the weight ratios are kept."""
+    exp = _scaling_experiment(profile, 4.0)
+    w0 = exp.weights["p_r"].reshape(8, 2).copy()
+    gain = exp._readout_gain()
+    assert gain.shape == (2,) and not np.allclose(gain, 1.0)  # 20 % mismatch
+    exp.scale_readout_weights()
+    w = exp.weights["p_r"].reshape(8, 2)
+    np.testing.assert_allclose(w.sum(axis=0) * gain, 4.0, rtol=1e-9)
+    np.testing.assert_allclose(w / w.sum(axis=0), w0 / w0.sum(axis=0), rtol=1e-9)
+    off = _scaling_experiment(profile, 0)
+    before = off.weights["p_r"].copy()
+    off.scale_readout_weights()
+    np.testing.assert_array_equal(off.weights["p_r"], before)

@@ -102,6 +102,7 @@ class Experiment:
         self.n_presented = 0
         self.model, self.plast = model_from_config(cfg)
         self.chip = chip_values(structure, profile, seed, self.model)
+        self.chip_nominal = chip_values(structure, profile, None, self.model)
         st = structure
         size = {"IN": st.n_in, "P": st.n_p, "R": st.n_r, "I": st.n_r}
         self.shape = {p: (size[s], size[t]) for p, (s, t, _) in {**PLASTIC, **FIXED}.items()}
@@ -157,6 +158,42 @@ class Experiment:
             self.weights["in_p"] = np.clip(w, 0, w_max).ravel() * self.masks["in_p"]
         return history
 
+    def scale_readout_weights(self) -> None:
+        """Synaptic scaling of the P -> R weights (task option ``w_pr_sum``; 0/None = off).
+
+        After every learning presentation each readout's incoming P -> R weights are scaled
+        to the sum ``w_pr_sum`` (then clipped to ``[0, w_max]``): a homeostatic constraint on
+        the total drive of each readout (synaptic scaling), so that Eq. 3 redistributes the
+        weight among the hidden neurons instead of letting one readout grow strong enough to
+        win for every pattern. Not part of Cartiglia et al. 2020 (a stated departure).
+        """
+        target = self.cfg.get("w_pr_sum")
+        if not target:
+            return
+        w = self.weights["p_r"].reshape(self.shape["p_r"])
+        total = w.sum(axis=0) * self._readout_gain()
+        gain = np.where(total > 0, float(target) / np.maximum(total, 1e-12), 1.0)
+        w = np.clip(w * gain[None, :], 0, self.plast.w_max["p_r"])
+        self.weights["p_r"] = w.ravel()
+
+    def _readout_gain(self) -> np.ndarray:
+        """Mismatched charge per P spike of each readout's basal DPI synapse, relative to nominal.
+
+        A DPI synapse adds ``Iw Ith/Itau`` per spike and decays with ``C Ut/(kappa Itau)``, so
+        its mean current per spike is proportional to ``Iw Ith C Ut/(kappa Itau^2)``; scaling
+        measures the drive a readout actually receives (what a homeostatic circuit senses).
+        """
+
+        def charge(v):
+            kappa = (v["kn"] + v["kp"]) / 2
+            return v["Iw0"] * v["Ith"] * v["C"] * v["Ut"] / (kappa * v["Itau"] ** 2)
+
+        keys = ("Iw0", "Ith", "C", "Ut", "kn", "kp", "Itau")
+        var = {k: ("Iw0_bas" if k == "Iw0" else f"{k}_syn_bas") for k in keys}
+        actual = {k: np.asarray(self.chip[("R", var[k])], float) for k in keys}
+        nominal = {k: float(np.mean(self.chip_nominal[("R", var[k])])) for k in keys}
+        return charge(actual) / charge(nominal)
+
     def stimulus(self, pattern: SpikePattern | None) -> np.ndarray:
         stim = np.zeros((self.st.n_steps, self.st.n_in))
         if pattern is not None and len(pattern):
@@ -189,6 +226,7 @@ class Experiment:
         if learn:
             for proj in PLASTIC:
                 self.weights[proj] = np.asarray(res["w"][proj], float)
+            self.scale_readout_weights()
         updates = {p: int(np.sum(res["n_upd"][p])) for p in PLASTIC}
         n_spk = {pop: len(res["spikes"][pop][0]) for pop in ("P", "R", "I")}
         per_neuron = {pop: np.bincount(res["spikes"][pop][0], minlength=n)
