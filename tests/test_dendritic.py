@@ -179,12 +179,12 @@ def test_stop_learning_updates_fall(profile):
 
 @pytest.mark.slow
 def test_pattern_discrimination_learns(tmp_path):
-    """End to end on the cpp_standalone build. Seed 1 is one of the seeds that learn (the
-    benchmark, bench/dendritic_benchmark.py, reports all 10 seeds: most do NOT reach this,
+    """End to end on the cpp_standalone build. Seed 6 is one of the seeds that learn (the
+    benchmark, bench/dendritic_benchmark.py, reports all 10 seeds: 3 of 10 do NOT reach this,
     see the README); this checks that the pipeline can learn, not the seed success rate."""
     from dendritic_snn.runners.api import run_task
 
-    res = run_task("pattern_discrimination", seed=1, out=tmp_path, progress=False)
+    res = run_task("pattern_discrimination", seed=6, out=tmp_path, progress=False)
     m = res["metrics"]
     assert m["accuracy"] >= 0.75, m
     assert min(m["per_class"]) > 0.5, m

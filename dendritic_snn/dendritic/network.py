@@ -38,7 +38,17 @@ neurons (P), ``n_r`` readout neurons (R) and as many interneurons (I) as readout
   charges the DPI current ``Isyn_tchh`` and adds ``g_T (E_hi - I_S)`` with
   ``g_T = alpha_T Isyn_tchh / I_ref`` to the readout soma. An optional second teacher
   (``Isyn_tchl``, reversal ``E_lo``) pulls the *non-target* readouts down (Sacramento's targets
-  for every output); whether it is used is a task option.
+  for every output); whether it is used is a task option. ``pattern_discrimination`` sets
+  ``E_lo = -E_hi`` (a reversal below the readout's rest ``I_S = 0``, like an inhibitory
+  reversal below the resting potential): with ``E_lo = 0`` the non-target error
+  ``-g/(1+g) I_pred`` stays inside the Eq. 3 dead band while the target error
+  ``g/(1+g)(E_hi - I_pred)`` does not, so the readouts only ever potentiate and the one with
+  the larger total drive wins for every pattern. With ``E_lo = -E_hi`` potentiation and
+  depression are equally strong (a departure: ``I_S < 0`` has no current-mode counterpart on
+  the chip; it stands for a membrane potential below rest). The same task also scales each
+  readout's total P -> R drive after every learning presentation
+  (:meth:`~dendritic_snn.dendritic.experiment.Experiment.scale_readout_weights`, task option
+  ``w_pr_sum``), a homeostatic constraint that is not in the paper.
 * the interneuron soma is nudged toward its readout: ``g_I (I_S^R - I_S^I)`` (Sacramento's
   ``i^I = g_som (u^P_{k+1} - u^I)``), through a summed variable.
 
