@@ -160,6 +160,21 @@ def test_eqspike_lif_mapping(tmp_path):
     assert float(back.metadata["mismatch_sigma"]) == pytest.approx(0.1)
     assert float(back.metadata["profile_params"]["neuron"]["C_mem"]) == pytest.approx(2e-13)
 
+    # a run with the per-neuron gain trim exports the trimmed gains the engine trained with
+    from dendritic_snn.eqspike.eqspike import calibrate_gain
+
+    (tmp_path / "trim").mkdir()
+    trimmed_run = _fake_mnist_run(tmp_path / "trim", "eqspike", w, b,
+                                  {"name": "cmos45_spiking_ep", "sha256": prof.sha256,
+                                   "sigma": 0.1},
+                                  {"eqspike_w_max": 1.0, "eqspike_gain_trim_bits": 5})  # fmt: skip
+    trimmed = export_run(trimmed_run, tmp_path / "trim.nir")
+    gains, _ = calibrate_gain(chip, 5)
+    for k in range(2):
+        np.testing.assert_allclose(trimmed.nodes[f"lif{k + 1}"].tau,
+                                   chip.step_s / (gains[k] * chip.leak[k]), rtol=1e-6)  # fmt: skip
+        assert not np.allclose(gains[k], chip.gain[k])
+
 
 def test_dendritic_graph_round_trip(tmp_path):
     from dendritic_snn.dendritic.network import ModelParams, Structure, chip_values

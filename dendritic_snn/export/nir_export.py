@@ -419,11 +419,15 @@ def mnist_graph(run_dir: Path | str, recurrent: bool = False, ifc_as: str = "lif
             }
         )
         return rate_ep_graph(weights, biases, recurrent=recurrent, metadata=meta)
-    from ..eqspike.eqspike import map_profile
+    from ..eqspike.eqspike import calibrate_gain, map_profile
 
     prof = _run_profile(result, run_dir)
-    w_max = float(result["config"]["eqspike_w_max"])
-    chip = map_profile(prof, sizes, w_max, int(result["seed"]))
+    cfg = result["config"]
+    drive = str(cfg.get("eqspike_synapse_drive", "shared"))
+    chip = map_profile(prof, sizes, float(cfg["eqspike_w_max"]), int(result["seed"]), drive)
+    bits = int(cfg.get("eqspike_gain_trim_bits", 0))
+    if bits:  # the per-neuron gain trim the run applied before training (eqspike A13)
+        chip.gain, _ = calibrate_gain(chip, bits)
     meta.update(_profile_meta(prof, result))
     return eqspike_graph(weights, biases, chip, prof, ifc_as, recurrent, metadata=meta)
 
