@@ -303,3 +303,26 @@ def test_readout_synaptic_scaling(profile):
     before = off.weights["p_r"].copy()
     off.scale_readout_weights()
     np.testing.assert_array_equal(off.weights["p_r"], before)
+
+
+def test_diverged_simulation_stops_with_one_line():
+    """A NaN from an unstable Euler step is reported, not passed on as chance accuracy."""
+    from dendritic_snn.dendritic.experiment import Experiment
+    from dendritic_snn.dendritic.network import PLASTIC, Structure
+    from dendritic_snn.errors import DsnnError
+    from dendritic_snn.hardware.profiles import load_profile
+    from dendritic_snn.runners.spec import load_task_spec
+
+    st = Structure(n_in=4, n_p=2, n_r=2, n_steps=20)
+    cfg = load_task_spec("pattern_discrimination").config
+
+    class DivergingSim:
+        def run(self, vals):
+            w = {p: np.zeros(4) for p in PLASTIC}
+            w["p_r"][1] = np.nan
+            return {"I_S_R": np.zeros((2, 20)), "w": w}
+
+    exp = Experiment(DivergingSim(), st, load_profile("dynapse_se"), 3, cfg,
+                     np.random.default_rng(0))  # fmt: skip
+    with pytest.raises(DsnnError, match=r"diverged \(NaN/inf in weights p_r\).*seed 3"):
+        exp.present(None, 0, learn=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.patterns import SpikePattern, regular_train, step_index
+from ..errors import DsnnError
 from ..hardware.energy import EventCounts
 from .network import (
     FIXED,
@@ -202,6 +203,23 @@ class Experiment:
             stim[k[ok], pattern.indices[ok]] = 1.0
         return stim
 
+    def _check_finite(self, res: dict) -> None:
+        """Stop with one line when the simulation diverged (NaN/inf in a readout or weight).
+
+        The circuit is integrated with forward Euler; a mismatch draw that makes a somatic or
+        teacher conductance large enough (``(1 + g) dt / tau_S > 2``) makes the step unstable,
+        and a NaN would otherwise spread into the weights and read as chance accuracy.
+        """
+        bad = [name for name, arr in (("readout I_S", res["I_S_R"]),
+                                      *((f"weights {p}", res["w"][p]) for p in PLASTIC))
+               if not np.all(np.isfinite(np.asarray(arr, float)))]  # fmt: skip
+        if bad:
+            raise DsnnError(
+                f"the simulation diverged (NaN/inf in {', '.join(bad)}) at presentation "
+                f"{self.n_presented} of seed {self.seed}: forward Euler is unstable for this "
+                "chip's mismatch draw; use a lower mismatch or another seed"
+            )
+
     def present(
         self, pattern: SpikePattern | None, target: int | None, learn: bool,
         teach_nontarget: bool = False, keep_spikes: bool = False,
@@ -223,6 +241,7 @@ class Experiment:
         self.n_presented += 1
         vals = run_values(st, self.chip, consts, self.weights, masks, stim, hi, lo, noise)
         res = self.sim.run(vals)
+        self._check_finite(res)
         if learn:
             for proj in PLASTIC:
                 self.weights[proj] = np.asarray(res["w"][proj], float)
