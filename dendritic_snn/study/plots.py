@@ -36,10 +36,15 @@ def plot_metric_vs_mismatch(groups: list[dict[str, Any]], out: Path) -> str | No
     fig, axes = _axes(len(tasks))
     for ax, task in zip(axes, tasks, strict=False):
         mine = [g for g in groups if g["task"] == task]
-        several_sets = len({g["set"] for g in mine}) > 1
+        # the overrides go into a label only where one learner@profile ran with several
+        sets_of: dict[tuple, set] = defaultdict(set)
+        for g in mine:
+            sets_of[(g["learner"], g["profile"])].add(g["set"])
         lines: dict[str, list[dict]] = defaultdict(list)
         for g in mine:
-            label = f"{g['learner']} @ {g['profile']}" + (f" {g['set']}" if several_sets else "")
+            label = f"{g['learner']} @ {g['profile']}"
+            if len(sets_of[(g["learner"], g["profile"])]) > 1:
+                label += f"\n{g['set']}"
             lines[label].append(g)
         for k, (label, points) in enumerate(lines.items()):
             points.sort(key=lambda g: g["mismatch"] or 0.0)
