@@ -174,6 +174,15 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
     return matrix
 
 
+def per_class_accuracy(matrix: np.ndarray, classes) -> dict:
+    """``{class name: recall}`` from ``C[true, predicted]`` (None for a class never tested)."""
+    totals = matrix.sum(axis=1)
+    return {
+        name: (float(matrix[k, k] / totals[k]) if totals[k] else None)
+        for k, name in enumerate(classes)
+    }
+
+
 def _plot_curve(history: dict, ctx: RunContext, title: str) -> str:
     import matplotlib.pyplot as plt
 
@@ -295,11 +304,7 @@ def run(ctx: RunContext) -> TaskOutput:
     predicted = net.predict(test.x.astype(np.float64))
     accuracy = float(np.mean(predicted == test.y))
     matrix = confusion_matrix(test.y, predicted, n_classes)
-    totals = matrix.sum(axis=1)
-    per_class = {
-        name: (float(matrix[k, k] / totals[k]) if totals[k] else None)
-        for k, name in enumerate(train.classes)
-    }
+    per_class = per_class_accuracy(matrix, train.classes)
     trained = epochs - start_epoch
     sizes = "-".join(map(str, ep_cfg.sizes))
     name = "rate EP" if ctx.learner == "rate_ep" else "EqSpike"

@@ -29,7 +29,7 @@ from ..dendritic.experiment import Experiment, classify
 from ..dendritic.network import PLASTIC
 from ..hardware.energy import energy_report
 from .api import RunContext, TaskOutput
-from .mnist import confusion_matrix, load_splits
+from .mnist import confusion_matrix, load_splits, per_class_accuracy
 from .pattern_discrimination import _sum, make_simulator, structure_for
 from .spec import load_task_spec
 
@@ -90,9 +90,7 @@ def run(ctx: RunContext) -> TaskOutput:
 
     accuracy = correct / max(len(x_test), 1)
     matrix = confusion_matrix(test.y, predicted, n_classes)
-    totals = matrix.sum(axis=1)
-    per_class = {name: (float(matrix[k, k] / totals[k]) if totals[k] else None)
-                 for k, name in enumerate(train.classes)}  # fmt: skip
+    per_class = per_class_accuracy(matrix, train.classes)
     updates_a = np.asarray(updates, float)
     third = max(len(updates_a) // 3, 1)
     energy = energy_report(
