@@ -73,7 +73,7 @@ def run(ctx: RunContext) -> TaskOutput:
     order = np.concatenate(
         [order_rng.permutation(len(x_train)) for _ in range(int(cfg["dendritic_epochs"]))]
     )
-    updates, errors, train_events, correct = [], [], [], 0
+    updates, errors, train_events = [], [], []
     for i in tqdm(order, desc=f"{train.name} dendritic", disable=not ctx.progress, unit="img"):
         pat = image_spikes(x_train[i], rate, duration, spike_rng)
         p = exp.present(pat, int(train.y[i]), learn=True,
@@ -86,9 +86,8 @@ def run(ctx: RunContext) -> TaskOutput:
         p = exp.present(image_spikes(x_test[n], rate, duration, spike_rng), None, learn=False)
         predicted[n] = classify(p)
         test_events.append(p.events)
-        correct += int(predicted[n] == test.y[n])
 
-    accuracy = correct / max(len(x_test), 1)
+    accuracy = float(np.mean(predicted == test.y)) if len(x_test) else 0.0
     matrix = confusion_matrix(test.y, predicted, n_classes)
     per_class = per_class_accuracy(matrix, train.classes)
     updates_a = np.asarray(updates, float)

@@ -45,19 +45,16 @@ def _learner(ctx: RunContext, n_in: int, k: int):
     beta, batch = float(ctx.config["vector_beta"]), int(ctx.config["vector_batch_size"])
     cfg = {**load_task_spec("mnist").config, "hidden": [int(ctx.config["vector_hidden"])],
            "beta": beta, "eqspike_beta": beta}  # fmt: skip
-    if ctx.learner == "eqspike":
+    eqspike = ctx.learner == "eqspike"
+    ep = (mnist.eqspike_config if eqspike else mnist.learner_config)(cfg, k)
+    ep = dataclasses.replace(ep, sizes=(n_in, *ep.sizes[1:]), batch_size=batch)
+    if eqspike:
         from ..eqspike.engine import EqSpike
 
-        ep = mnist.eqspike_config(cfg, k)
-        ep = dataclasses.replace(ep, sizes=(n_in, *ep.sizes[1:]),
-                                 batch_size=batch)  # fmt: skip
         profile = mnist._eqspike_profile(ctx)
         return EqSpike(ep, profile, ctx.seed, ctx.rng("eqspike", "init")), ctx.rng("eqspike")
     from ..eqspike.rate_ep import RateEP
 
-    ep = mnist.learner_config(cfg, k)
-    ep = dataclasses.replace(ep, sizes=(n_in, *ep.sizes[1:]),
-                             batch_size=batch)  # fmt: skip
     return RateEP(ep, ctx.rng("rate_ep", "init")), ctx.rng("rate_ep", "train")
 
 
