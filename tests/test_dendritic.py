@@ -257,7 +257,7 @@ def test_soma_noise_seeded_and_ou_variance(profile):
     """The soma noise is NumPy run data (not Brian2's ``xi``, which ``cpp_standalone`` seeds
     from ``std::random_device``): the same seed gives identical I_S traces, another seed
     different ones, and it reproduces the OU soma of ``sigma I_ref sqrt(2/tau_S) xi``
-    (stationary variance sigma^2 I_ref^2, up to the Euler factor 1/(1 - dt/(2 tau_S)))."""
+    (stationary variance sigma^2 I_ref^2: the soma step is the exact OU discretisation)."""
     st = Structure(n_in=1, n_p=1, n_r=20, n_steps=4000, dt=1e-4, noise=True)
     sim = RuntimeSimulator(st, profile, target="numpy")
     a = _noise_run(profile, st, sim, seed=3)
@@ -269,10 +269,10 @@ def test_soma_noise_seeded_and_ou_variance(profile):
     m = ModelParams()
     sigma = 0.5
     steady = a[:, 20:]  # after 20 ms = 7 tau_S (starts at 0)
-    expected = (sigma * m.I_ref) ** 2 / (1 - st.dt / (2 * m.tau_S))
+    expected = (sigma * m.I_ref) ** 2
     assert abs(steady.mean()) < 0.1 * sigma * m.I_ref
     assert steady.var() == pytest.approx(expected, rel=0.1)
-    # the per-step increments of the noise itself: sigma I_ref sqrt(2 dt/tau_S) z, z ~ N(0, 1)
+    # the per-step increments of the noise: sigma I_ref sqrt(1 - exp(-2 dt/tau_S)) z, z ~ N(0, 1)
     z = soma_noise(st, 3, 0)
     assert z.shape == (st.n_steps, st.n_p + 2 * st.n_r)
     assert z.std() == pytest.approx(1.0, rel=0.02)

@@ -206,9 +206,9 @@ class Experiment:
     def _check_finite(self, res: dict) -> None:
         """Stop with one line when the simulation diverged (NaN/inf in a readout or weight).
 
-        The circuit is integrated with forward Euler; a mismatch draw that makes a somatic or
-        teacher conductance large enough (``(1 + g) dt / tau_S > 2``) makes the step unstable,
-        and a NaN would otherwise spread into the weights and read as chance accuracy.
+        The somata are integrated exactly (stable for any conductance), but the DPI circuits
+        use forward Euler; should a mismatch draw make one of them unstable, a NaN would
+        otherwise spread into the weights and read as chance accuracy.
         """
         bad = [name for name, arr in (("readout I_S", res["I_S_R"]),
                                       *((f"weights {p}", res["w"][p]) for p in PLASTIC))
@@ -216,7 +216,7 @@ class Experiment:
         if bad:
             raise DsnnError(
                 f"the simulation diverged (NaN/inf in {', '.join(bad)}) at presentation "
-                f"{self.n_presented} of seed {self.seed}: forward Euler is unstable for this "
+                f"{self.n_presented} of seed {self.seed}: the integration is unstable for this "
                 "chip's mismatch draw; use a lower mismatch or another seed"
             )
 

@@ -24,13 +24,19 @@ neurons (P), ``n_r`` readout neurons (R) and as many interneurons (I) as readout
   different results): it is the ``TimedArray`` ``soma_noise`` of i.i.d. N(0, 1) values
   ``z[k, n]`` (time step ``k``, neuron column ``n``: P, then R, then I), drawn with NumPy
   from the run seed and the presentation (:func:`soma_noise`) and passed in as run data like
-  the inputs. The soma equation gets the driving term
-  ``sigma_S*I_ref*sqrt(2/(tau_S*dt))*z[k, n]``, constant over the step; with Brian2's
-  ``euler`` integration the per-step increment is ``sigma_S*I_ref*sqrt(2*dt/tau_S)*z``, i.e.
-  exactly the Euler-Maruyama step of the SDE term ``sigma*I_ref*sqrt(2/tau_S)*xi`` (Wiener
-  increment ``sqrt(dt)*z``). For a constant input (P soma, relaxation rate ``1/tau_S``) the
-  stationary variance is ``sigma^2 I_ref^2 / (1 - dt/(2 tau_S))`` (``sigma^2 I_ref^2`` up to
-  1.7 % at dt = 0.1 ms, tau_S = 3 ms).
+  the inputs. The soma is advanced with the exact (exponential) step of its linear equation,
+  inputs and conductances held over the step: with ``tau_S dI_S/dt = D - G I_S`` (drive
+  ``D``, total conductance ``G``: 1 plus any teacher or nudging conductance)
+
+  .. math:: I_S \\leftarrow I_S + (D/G - I_S)\\,(1 - e^{-G\\,dt/\\tau_S})
+            + \\sigma I_{ref} \\sqrt{1 - e^{-2 dt/\\tau_S}}\\, z_k,
+
+  which is stable for any ``G`` (forward Euler diverges once ``G dt/tau_S > 2``, reached by
+  mismatched teacher synapses at 30 % mismatch) and, at ``G = 1``, is the exact
+  discretisation of the Ornstein-Uhlenbeck soma with stationary variance
+  ``sigma^2 I_ref^2``. ``I_pred`` and ``I_Ahat`` use the same step with ``G = 1``. In Brian2
+  this is the ``euler`` step of a right-hand side ``(D/G - I_S)(1 - exp(-G dt/tau_S))/dt``
+  (:func:`_relax`), so no extra code object is generated.
   ``I_S`` is the input current of the DPI spiking circuit: the synapse currents are removed
   from the DPI ``Iin`` sum and replaced by ``I_S`` (``extra_input``), so the firing rate is the
   DPI f-I curve of ``I_S``.
@@ -185,11 +191,15 @@ class PlasticityParams:
                                                  "i_p": 4.0})  # fmt: skip
 
 
-_SOMA = {
-    "P": "(c_B*Isyn_bas + c_A*(Isyn_ape - Isyn_api) - I_S)",
-    "R": "(c_B*Isyn_bas - I_S + g_T_hi*(E_hi - I_S) + g_T_lo*(E_lo - I_S))",
-    "I": "(c_D*Isyn_den - I_S + g_I*(I_tgt - I_S))",
+#: Soma of each population as ``tau_S dI_S/dt = drive - G_S I_S``: the drive and the total
+#: conductance ``G_S`` (leak 1 plus teacher / nudging conductances), integrated exactly over a
+#: step (see :func:`_soma_equations`).
+_DRIVE = {
+    "P": "c_B*Isyn_bas + c_A*(Isyn_ape - Isyn_api)",
+    "R": "c_B*Isyn_bas + g_T_hi*E_hi + g_T_lo*E_lo",
+    "I": "c_D*Isyn_den + g_I*I_tgt",
 }
+_CONDUCTANCE = {"P": "1", "R": "1 + g_T_hi + g_T_lo", "I": "1 + g_I"}
 _PRED = {"P": "c_B*Isyn_bas", "R": "c_B*Isyn_bas", "I": "c_D*Isyn_den"}
 _POP_CONSTS = {
     "P": ["c_B", "c_A", "I_th"],
@@ -217,14 +227,26 @@ def soma_noise(structure: Structure, seed: int, presentation: int) -> np.ndarray
     return rng.standard_normal((structure.n_steps, n))
 
 
+def _relax(target: str, var: str, rate: str = "1") -> str:
+    """Right-hand side whose Euler step is the exact step of ``tau_S dX/dt = rate (target - X)``.
+
+    ``X += (target - X)(1 - exp(-rate dt/tau_S))``: exact for inputs held over the step and
+    stable for any conductance (forward Euler of the plain equation diverges once
+    ``rate dt/tau_S > 2``, which a mismatched teacher conductance reaches at 30 % mismatch).
+    """
+    return f"(({target}) - {var})*(1 - exp(-({rate})*dt/tau_S))/dt"
+
+
 def _soma_equations(pop: str, noise: bool, offset: int = 0) -> str:
-    # Euler step of the term: sigma_S*I_ref*sqrt(2*dt/tau_S)*z = Euler-Maruyama of
-    # sigma_S*I_ref*sqrt(2/tau_S)*xi (z ~ N(0, 1) from the soma_noise TimedArray)
-    noise_term = (f" + sigma_S*I_ref*sqrt(2/(tau_S*dt))*soma_noise(t, i + {offset})"
-                  if noise else "")  # fmt: skip
+    # exact OU step of the noise: sigma_S*I_ref*sqrt(1 - exp(-2 dt/tau_S))*z per step, z ~ N(0, 1)
+    # from the soma_noise TimedArray (stationary variance sigma_S^2 I_ref^2 at G_S = 1)
+    noise_term = (" + sigma_S*I_ref*sqrt(1 - exp(-2*dt/tau_S))/dt"
+                  f"*soma_noise(t, i + {offset})" if noise else "")  # fmt: skip
     lines = [
-        f"dI_S/dt = {_SOMA[pop]}/tau_S{noise_term} : amp",
-        f"dI_pred/dt = ({_PRED[pop]} - I_pred)/tau_S : amp",
+        f"dI_S/dt = {_relax('I_drive/G_S', 'I_S', 'G_S')}{noise_term} : amp",
+        f"I_drive = {_DRIVE[pop]} : amp",
+        f"G_S = {_CONDUCTANCE[pop]} : 1",
+        f"dI_pred/dt = {_relax(_PRED[pop], 'I_pred')} : amp",
         "tau_S : second (shared, constant)",
         "I_ref : amp (shared, constant)",
         "sigma_S : 1 (shared, constant)",
@@ -232,7 +254,7 @@ def _soma_equations(pop: str, noise: bool, offset: int = 0) -> str:
     for c in _POP_CONSTS[pop]:
         lines.append(f"{c} : {'amp' if c in _AMP_CONSTS else '1'} (shared, constant)")
     if pop == "P":
-        lines.append("dI_Ahat/dt = ((Isyn_ape - Isyn_api) - I_Ahat)/tau_S : amp")
+        lines.append(f"dI_Ahat/dt = {_relax('Isyn_ape - Isyn_api', 'I_Ahat')} : amp")
     if pop == "R":
         lines.append("g_T_hi = alpha_T*Isyn_tchh/I_ref : 1")
         lines.append("g_T_lo = alpha_T*Isyn_tchl/I_ref : 1")
