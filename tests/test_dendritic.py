@@ -326,3 +326,16 @@ def test_diverged_simulation_stops_with_one_line():
                      np.random.default_rng(0))  # fmt: skip
     with pytest.raises(DsnnError, match=r"diverged \(NaN/inf in weights p_r\).*seed 3"):
         exp.present(None, 0, learn=True)
+
+
+def test_bracket_gains_finds_each_neurons_target_gain():
+    """The per-neuron gain search of the calibrations: for a steep monotone count
+    ``c_j(g) = a_j g^3`` it brackets and bisects to ``g_j = (target/a_j)^(1/3)``, for neurons
+    that start far below and far above the target."""
+    from dendritic_snn.dendritic.experiment import bracket_gains
+
+    a = np.array([0.01, 0.3, 3.0, 500.0])
+    best, history = bracket_gains(lambda g: a * g**3, 4, 3.0, iters=14)
+    np.testing.assert_allclose(best, (3.0 / a) ** (1 / 3), rtol=0.05)
+    assert len(history) == 14
+    assert history[0] == pytest.approx(a.mean())

@@ -8,6 +8,7 @@ presentation are passed into the next, so train and test phases share one build.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,34 +131,66 @@ class Experiment:
         tch = step_index(regular_train(cfg["teacher_rate"], 0.0, cfg["duration"]), st.dt)
         self._teacher_steps = tch[tch < st.n_steps]
         self.n_synapses = int(sum(m.sum() for m in self.masks.values()) + st.n_r * st.n_p)
+        self._readout_factor: np.ndarray | None = None  # set by calibrate_readouts
 
-    def calibrate_hidden(
-        self, patterns: list, target: float, iters: int = 8, power: float = 0.35
-    ) -> list[float]:
+    def calibrate_hidden(self, patterns: list, target: float, iters: int = 8) -> list[float]:
         """Per-neuron gain calibration of the pyramidal layer (done on chips by bias tuning).
 
-        Presents the (clean) patterns without teacher or plasticity and scales each pyramidal
-        neuron's input weights by ``((target + 0.5)/(count + 0.5))**power``, where ``count``
-        is its mean spike count per presentation, so that every neuron sits in the sparse,
-        coincidence-detecting regime despite mismatch. Unsupervised (no labels). The spike
-        count is a steep function of the gain (threshold), so the step is damped
-        (``power = 0.35``; 0.7 made the mean count oscillate, e.g. 2 -> 8 -> 3 -> 8). Returns
-        the mean count after each iteration.
+        Presents the (clean) patterns without teacher or plasticity and searches, for each
+        pyramidal neuron, the factor ``g`` on its initial input weights whose mean spike count
+        per presentation is closest to ``target`` (:func:`bracket_gains`), so that every
+        neuron sits in the sparse, coincidence-detecting regime despite mismatch.
+        Unsupervised (no labels). Returns the mean count over the neurons at each step.
         """
-        shape = self.shape["in_p"]
-        w_max = self.plast.w_max["in_p"]
-        history = []
-        for _ in range(iters):
-            counts = np.zeros(self.st.n_p)
-            for pat in patterns:
-                p = self.present(pat, None, learn=False, keep_spikes=True)
-                counts += np.bincount(p.spikes["P"][0], minlength=self.st.n_p)
-            counts /= len(patterns)
-            history.append(float(counts.mean()))
-            gain = ((target + 0.5) / (counts + 0.5)) ** power
-            w = self.weights["in_p"].reshape(shape) * gain[None, :]
-            self.weights["in_p"] = np.clip(w, 0, w_max).ravel() * self.masks["in_p"]
+        shape, w_max = self.shape["in_p"], self.plast.w_max["in_p"]
+        w_init = self.weights["in_p"].reshape(shape).copy()
+
+        def set_gain(gain):
+            w = np.clip(w_init * gain[None, :], 0, w_max)
+            self.weights["in_p"] = w.ravel() * self.masks["in_p"]
+
+        def counts(gain):
+            set_gain(gain)
+            return self._mean_counts(patterns, "P")
+
+        best, history = bracket_gains(counts, self.st.n_p, target, iters)
+        set_gain(best)
         return history
+
+    def calibrate_readouts(self, patterns: list, target: float, iters: int = 8) -> list[float]:
+        """Per-neuron gain calibration of the readouts, for the synaptic scaling ``w_pr_sum``.
+
+        With equal P -> R weights ``f_r w_pr_sum / n_p``, searches the factor ``f_r`` of
+        each readout whose mean spike count over the (unlabelled) patterns is ``target``
+        (:func:`bracket_gains`). A readout that needs a larger ``f_r`` is less excitable
+        (mismatch of its synapse *and* its neuron), and :meth:`scale_readout_weights` then
+        holds its weight sum at ``f_r w_pr_sum``, so that no readout wins for every pattern
+        by being the more excitable circuit. Replaces the analytic synaptic gain of
+        :meth:`_readout_gain`, which ignores the neuron's own mismatch. Returns the mean count
+        over the readouts at each step.
+        """
+        total, n_p = float(self.cfg["w_pr_sum"]), self.st.n_p
+        w_init = self.weights["p_r"].copy()
+
+        def counts(factor):
+            w = np.full(self.shape["p_r"], total / n_p) * factor[None, :]
+            self.weights["p_r"] = np.clip(w, 0, self.plast.w_max["p_r"]).ravel()
+            return self._mean_counts(patterns, "R")
+
+        best, history = bracket_gains(counts, self.st.n_r, target, iters)
+        self._readout_factor = best
+        self.weights["p_r"] = w_init
+        self.scale_readout_weights()
+        return history
+
+    def _mean_counts(self, patterns: list, pop: str) -> np.ndarray:
+        """Mean spike count per presentation of each neuron of ``pop`` (no teacher, no learning)."""
+        n = {"P": self.st.n_p, "R": self.st.n_r}[pop]
+        counts = np.zeros(n)
+        for pat in patterns:
+            p = self.present(pat, None, learn=False, keep_spikes=True)
+            counts += np.bincount(p.spikes[pop][0], minlength=n)
+        return counts / len(patterns)
 
     def scale_readout_weights(self) -> None:
         """Synaptic scaling of the P -> R weights (task option ``w_pr_sum``; 0/None = off).
@@ -172,7 +205,8 @@ class Experiment:
         if not target:
             return
         w = self.weights["p_r"].reshape(self.shape["p_r"])
-        total = w.sum(axis=0) * self._readout_gain()
+        gain = self._readout_gain() if self._readout_factor is None else 1 / self._readout_factor
+        total = w.sum(axis=0) * gain
         gain = np.where(total > 0, float(target) / np.maximum(total, 1e-12), 1.0)
         w = np.clip(w * gain[None, :], 0, self.plast.w_max["p_r"])
         self.weights["p_r"] = w.ravel()
@@ -271,6 +305,35 @@ class Experiment:
             events=events,
             spikes=res["spikes"] if keep_spikes else {},
         )
+
+
+def bracket_gains(
+    counts: Callable[[np.ndarray], np.ndarray], n: int, target: float, iters: int
+) -> tuple[np.ndarray, list[float]]:
+    """Per-neuron gain search: the gains whose spike counts ``counts(gain)`` are nearest ``target``.
+
+    The count rises steeply and monotonically with the gain, so the search brackets it: a
+    neuron's gain doubles (halves) while its count stays below (above) the target, then the
+    bracket is bisected geometrically; the best gain seen is kept. (A damped fixed-point step
+    ``((target + .5)/(count + .5))**p`` oscillated between neurons far above and far below the
+    target.) Returns ``(best gains, mean count at each step)``.
+    """
+    gain, lo, hi = np.ones(n), np.zeros(n), np.full(n, np.inf)
+    best, best_miss = np.ones(n), np.full(n, np.inf)
+    history = []
+    for _ in range(iters):
+        c = np.asarray(counts(gain), float)
+        history.append(float(c.mean()))
+        miss = np.abs(c - target)
+        better = miss < best_miss
+        best[better], best_miss[better] = gain[better], miss[better]
+        above = c > target
+        hi[above] = np.minimum(hi[above], gain[above])
+        lo[~above] = np.maximum(lo[~above], gain[~above])
+        bracketed = (lo > 0) & np.isfinite(hi)
+        gain = np.where(bracketed, np.sqrt(np.maximum(lo, 1e-12) * hi),
+                        np.where(above, gain / 2, gain * 2))  # fmt: skip
+    return best, history
 
 
 def classify(p: Presentation) -> int:

@@ -67,8 +67,7 @@ def run(ctx: RunContext) -> TaskOutput:
     if n_cal > 0 and model_cfg["calibrate_spikes"] > 0:
         cal = [image_spikes(x_train[i], rate, duration, spike_rng) for i in range(n_cal)]
         exp.calibrate_hidden(cal, float(model_cfg["calibrate_spikes"]),
-                             iters=int(model_cfg["calibrate_iters"]),
-                             power=float(model_cfg["calibrate_power"]))  # fmt: skip
+                             iters=int(model_cfg["calibrate_iters"]))
     order_rng = ctx.rng("order")
     order = np.concatenate(
         [order_rng.permutation(len(x_train)) for _ in range(int(cfg["dendritic_epochs"]))]

@@ -60,8 +60,11 @@ def run(ctx: RunContext) -> TaskOutput:
             patterns,
             float(cfg["calibrate_spikes"]),
             iters=int(cfg.get("calibrate_iters", 8)),
-            power=float(cfg.get("calibrate_power", 0.35)),
         )
+    calib_r = []
+    if cfg["calibrate_readout_spikes"] > 0 and cfg.get("w_pr_sum"):
+        calib_r = exp.calibrate_readouts(patterns, float(cfg["calibrate_readout_spikes"]),
+                                         iters=int(cfg.get("calibrate_iters", 8)))  # fmt: skip
     w_before = {p: w.copy() for p, w in exp.weights.items()}
 
     order_rng, train_rng, test_rng = ctx.rng("order"), ctx.rng("train"), ctx.rng("test")
@@ -137,6 +140,7 @@ def run(ctx: RunContext) -> TaskOutput:
         "readout_error_first_third": float(np.mean(errors[:third])),
         "readout_error_last_third": float(np.mean(errors[-third:])),
         "calibration_mean_P_spikes": calib,
+        "calibration_mean_R_spikes": calib_r,
         "train_presentations": n_train,
         "test_presentations": n_te,
         "teacher": "target+nontarget" if cfg["teach_nontarget"] else "target only",

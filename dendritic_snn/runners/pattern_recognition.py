@@ -38,7 +38,6 @@ def run(ctx: RunContext) -> TaskOutput:
             [trained, deviant],
             float(cfg["calibrate_spikes"]),
             iters=int(cfg.get("calibrate_iters", 8)),
-            power=float(cfg.get("calibrate_power", 0.35)),
         )
     w_before = {p: w.copy() for p, w in exp.weights.items()}
     n_ph, n_tr, n_pause = (int(cfg[k]) for k in ("phase_presentations", "train_presentations",
