@@ -14,7 +14,7 @@ Sections (``--only`` picks some, comma separated):
 * ``k``: accuracy for K = 2, 4, 8 (mean +- std over seeds), with test jitter 2 ms / 10 %.
 * ``mm``: K = 2 accuracy for the ``ideal`` profile vs 20 % vs 40 % mismatch.
 
-A seed whose simulation diverges (NaN; forward Euler at high mismatch) is listed and left out
+A seed whose simulation diverges (NaN) is listed and left out
 of the ``k`` and ``mm`` means, which say how many diverged.
 
 Runs in one process, so all runs with the same network size share one cpp_standalone build.
