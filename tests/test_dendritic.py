@@ -299,6 +299,11 @@ def test_readout_synaptic_scaling(profile):
     w = exp.weights["p_r"].reshape(8, 2)
     np.testing.assert_allclose(w.sum(axis=0) * gain, 4.0, rtol=1e-9)
     np.testing.assert_allclose(w / w.sum(axis=0), w0 / w0.sum(axis=0), rtol=1e-9)
+    # after calibrate_readouts, the calibrated factor f_r replaces the analytic gain: the
+    # less excitable readout (larger f_r) keeps the larger weight sum f_r w_pr_sum
+    exp._readout_factor = np.array([0.5, 2.0])
+    exp.scale_readout_weights()
+    np.testing.assert_allclose(exp.weights["p_r"].reshape(8, 2).sum(axis=0), [2.0, 8.0])
     off = _scaling_experiment(profile, 0)
     before = off.weights["p_r"].copy()
     off.scale_readout_weights()

@@ -133,6 +133,23 @@ class Experiment:
         self.n_synapses = int(sum(m.sum() for m in self.masks.values()) + st.n_r * st.n_p)
         self._readout_factor: np.ndarray | None = None  # set by calibrate_readouts
 
+    def calibrate(self, patterns: list) -> dict[str, list[float]]:
+        """The unsupervised calibrations the config asks for, on unlabelled ``patterns``.
+
+        Hidden layer (:meth:`calibrate_hidden`) when ``calibrate_spikes > 0``, then readouts
+        (:meth:`calibrate_readouts`) when ``calibrate_readout_spikes > 0`` and the synaptic
+        scaling ``w_pr_sum`` is on; ``calibrate_iters`` search steps each. Returns the mean
+        spike count at each step, ``{"P": [...], "R": [...]}`` (empty when skipped).
+        """
+        cfg, iters = self.cfg, int(self.cfg.get("calibrate_iters", 8))
+        out: dict[str, list[float]] = {"P": [], "R": []}
+        if cfg.get("calibrate_spikes", 0) > 0:
+            out["P"] = self.calibrate_hidden(patterns, float(cfg["calibrate_spikes"]), iters)
+        if cfg.get("calibrate_readout_spikes", 0) > 0 and cfg.get("w_pr_sum"):
+            out["R"] = self.calibrate_readouts(patterns, float(cfg["calibrate_readout_spikes"]),
+                                               iters)  # fmt: skip
+        return out
+
     def calibrate_hidden(self, patterns: list, target: float, iters: int = 8) -> list[float]:
         """Per-neuron gain calibration of the pyramidal layer (done on chips by bias tuning).
 
@@ -196,7 +213,9 @@ class Experiment:
         """Synaptic scaling of the P -> R weights (task option ``w_pr_sum``; 0/None = off).
 
         After every learning presentation each readout's incoming P -> R weights are scaled
-        to the sum ``w_pr_sum`` (then clipped to ``[0, w_max]``): a homeostatic constraint on
+        so that their sum times the readout's gain is ``w_pr_sum`` (then clipped to
+        ``[0, w_max]``; the gain is ``1/f_r`` of :meth:`calibrate_readouts` when that ran, the
+        analytic synaptic gain of :meth:`_readout_gain` otherwise): a homeostatic constraint on
         the total drive of each readout (synaptic scaling), so that Eq. 3 redistributes the
         weight among the hidden neurons instead of letting one readout grow strong enough to
         win for every pattern. Not part of Cartiglia et al. 2020 (a stated departure).
@@ -205,8 +224,8 @@ class Experiment:
         if not target:
             return
         w = self.weights["p_r"].reshape(self.shape["p_r"])
-        gain = self._readout_gain() if self._readout_factor is None else 1 / self._readout_factor
-        total = w.sum(axis=0) * gain
+        sensed = self._readout_gain() if self._readout_factor is None else 1 / self._readout_factor
+        total = w.sum(axis=0) * sensed
         gain = np.where(total > 0, float(target) / np.maximum(total, 1e-12), 1.0)
         w = np.clip(w * gain[None, :], 0, self.plast.w_max["p_r"])
         self.weights["p_r"] = w.ravel()

@@ -10,8 +10,8 @@ input connections removed, one interneuron and one readout per class. Training p
 of the ``n_train`` images once per ``dendritic_epochs`` with the 900 Hz teacher on its class's
 readout (and the non-target teacher on the others); testing presents the test images without
 teacher or plasticity; the readout with the most spikes is the prediction. Before training,
-the unsupervised gain calibration of the pattern task sets the pyramidal neurons' mean spike
-count on ``dendritic_calibrate`` training images. Runs on Brian2 ``cpp_standalone`` (one
+the unsupervised gain calibrations of the pattern task set the pyramidal neurons' and the
+readouts' mean spike counts on ``dendritic_calibrate`` training images. Runs on Brian2 ``cpp_standalone`` (one
 build per network size, cached) like the pattern tasks; this is a small-data comparison, not a
 dataset-scale engine: one presentation costs about as much as in the pattern tasks.
 """
@@ -64,10 +64,8 @@ def run(ctx: RunContext) -> TaskOutput:
     exp = Experiment(sim, st, ctx.profile, ctx.seed, model_cfg, ctx.rng("network"))
     spike_rng = ctx.rng("image_spikes")
     n_cal = min(int(cfg["dendritic_calibrate"]), len(x_train))
-    if n_cal > 0 and model_cfg["calibrate_spikes"] > 0:
-        cal = [image_spikes(x_train[i], rate, duration, spike_rng) for i in range(n_cal)]
-        exp.calibrate_hidden(cal, float(model_cfg["calibrate_spikes"]),
-                             iters=int(model_cfg["calibrate_iters"]))
+    if n_cal > 0:
+        exp.calibrate([image_spikes(x_train[i], rate, duration, spike_rng) for i in range(n_cal)])
     order_rng = ctx.rng("order")
     order = np.concatenate(
         [order_rng.permutation(len(x_train)) for _ in range(int(cfg["dendritic_epochs"]))]

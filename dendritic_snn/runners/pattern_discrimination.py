@@ -54,17 +54,7 @@ def run(ctx: RunContext) -> TaskOutput:
     pseed = int(ctx.rng("patterns").integers(2**31)) if pseed is None else int(pseed)
     patterns = make_patterns(k, cfg["n_channels"], cfg["n_spikes"], cfg["duration"], seed=pseed)
     exp = Experiment(sim, st, ctx.profile, ctx.seed, cfg, ctx.rng("network"))
-    calib = []
-    if cfg["calibrate_spikes"] > 0:
-        calib = exp.calibrate_hidden(
-            patterns,
-            float(cfg["calibrate_spikes"]),
-            iters=int(cfg.get("calibrate_iters", 8)),
-        )
-    calib_r = []
-    if cfg["calibrate_readout_spikes"] > 0 and cfg.get("w_pr_sum"):
-        calib_r = exp.calibrate_readouts(patterns, float(cfg["calibrate_readout_spikes"]),
-                                         iters=int(cfg.get("calibrate_iters", 8)))  # fmt: skip
+    calib = exp.calibrate(patterns)
     w_before = {p: w.copy() for p, w in exp.weights.items()}
 
     order_rng, train_rng, test_rng = ctx.rng("order"), ctx.rng("train"), ctx.rng("test")
@@ -139,8 +129,8 @@ def run(ctx: RunContext) -> TaskOutput:
         "weight_updates_by_projection": by_proj,
         "readout_error_first_third": float(np.mean(errors[:third])),
         "readout_error_last_third": float(np.mean(errors[-third:])),
-        "calibration_mean_P_spikes": calib,
-        "calibration_mean_R_spikes": calib_r,
+        "calibration_mean_P_spikes": calib["P"],
+        "calibration_mean_R_spikes": calib["R"],
         "train_presentations": n_train,
         "test_presentations": n_te,
         "teacher": "target+nontarget" if cfg["teach_nontarget"] else "target only",

@@ -33,12 +33,7 @@ def run(ctx: RunContext) -> TaskOutput:
     trained, deviant = make_patterns(2, cfg["n_channels"], cfg["n_spikes"], cfg["duration"],
                                      seed=pseed)  # fmt: skip
     exp = Experiment(sim, st, ctx.profile, ctx.seed, cfg, ctx.rng("network"))
-    if cfg["calibrate_spikes"] > 0:
-        exp.calibrate_hidden(
-            [trained, deviant],
-            float(cfg["calibrate_spikes"]),
-            iters=int(cfg.get("calibrate_iters", 8)),
-        )
+    exp.calibrate([trained, deviant])
     w_before = {p: w.copy() for p, w in exp.weights.items()}
     n_ph, n_tr, n_pause = (int(cfg[k]) for k in ("phase_presentations", "train_presentations",
                                                   "pause_presentations"))  # fmt: skip
