@@ -180,7 +180,7 @@ def test_stop_learning_updates_fall(profile):
 @pytest.mark.slow
 def test_pattern_discrimination_learns(tmp_path):
     """End to end on the cpp_standalone build. Seed 6 is one of the seeds that learn (the
-    benchmark, bench/dendritic_benchmark.py, reports all 10 seeds: 3 of 10 do NOT reach this,
+    benchmark, bench/dendritic_benchmark.py, reports all 10 seeds: seed 5 does NOT reach this,
     see the README); this checks that the pipeline can learn, not the seed success rate."""
     from dendritic_snn.runners.api import run_task
 
