@@ -101,6 +101,21 @@ def test_teacher_pulls_toward_reversal(profile, start):
     assert (i_s > start) if start < m.E_hi else (i_s < start)
 
 
+def test_soma_step_stable_for_large_teacher_conductance(profile):
+    """A teacher conductance g ~ 200 gives G dt/tau_S ~ 201 * 0.1/3 = 6.7 > 2, where forward
+    Euler diverges (the NaN of 30-40 % mismatch); the exact step lands on the steady state
+    g E_hi/(1 + g) without overshoot."""
+    st, sim = _sim(profile, 50)
+    m = ModelParams()
+    vals = _values(st, profile, {("R", "tchh"): 700e-9})  # g = alpha_T Isyn/I_ref, alpha_T = 0.3
+    sim.run(vals)
+    g = m.alpha_T * float(sim.circuit.objects["R"].Isyn_tchh_[0]) / m.I_ref
+    assert g > 150
+    trace = np.asarray(sim.circuit.objects["mon_R"].I_S_[0], float)
+    assert np.all(np.isfinite(trace)) and trace.max() <= m.E_hi
+    assert trace[-1] == pytest.approx(g * m.E_hi / (1 + g), rel=1e-3)
+
+
 def test_teacher_zero_current_at_reversal(profile):
     """With I_S = E_hi the teacher current vanishes: I_S stays where the basal drive holds it."""
     st, sim = _sim(profile, 200)

@@ -11,9 +11,10 @@ of the ``n_train`` images once per ``dendritic_epochs`` with the 900 Hz teacher 
 readout (and the non-target teacher on the others); testing presents the test images without
 teacher or plasticity; the readout with the most spikes is the prediction. Before training,
 the unsupervised gain calibrations of the pattern task set the pyramidal neurons' and the
-readouts' mean spike counts on ``dendritic_calibrate`` training images. Runs on Brian2 ``cpp_standalone`` (one
-build per network size, cached) like the pattern tasks; this is a small-data comparison, not a
-dataset-scale engine: one presentation costs about as much as in the pattern tasks.
+readouts' mean spike counts on ``dendritic_calibrate`` training images. Runs on Brian2
+``cpp_standalone`` (one build per network size, cached) like the pattern tasks; this is a
+small-data comparison, not a dataset-scale engine: one presentation costs about as much as in
+the pattern tasks.
 """
 
 from __future__ import annotations
