@@ -308,7 +308,7 @@ def test_readout_synaptic_scaling(profile):
     readout's mismatched synaptic gain equals w_pr_sum; the weight ratios are kept."""
     exp = _scaling_experiment(profile, 4.0)
     w0 = exp.weights["p_r"].reshape(8, 2).copy()
-    gain = exp._readout_gain()
+    gain = exp.readout_gain
     assert gain.shape == (2,) and not np.allclose(gain, 1.0)  # 20 % mismatch
     exp.scale_readout_weights()
     w = exp.weights["p_r"].reshape(8, 2)
@@ -316,7 +316,7 @@ def test_readout_synaptic_scaling(profile):
     np.testing.assert_allclose(w / w.sum(axis=0), w0 / w0.sum(axis=0), rtol=1e-9)
     # after calibrate_readouts, the calibrated factor f_r replaces the analytic gain: the
     # less excitable readout (larger f_r) keeps the larger weight sum f_r w_pr_sum
-    exp._readout_factor = np.array([0.5, 2.0])
+    exp.readout_gain = 1 / np.array([0.5, 2.0])
     exp.scale_readout_weights()
     np.testing.assert_allclose(exp.weights["p_r"].reshape(8, 2).sum(axis=0), [2.0, 8.0])
     off = _scaling_experiment(profile, 0)

@@ -104,7 +104,6 @@ class Experiment:
         self.n_presented = 0
         self.model, self.plast = model_from_config(cfg)
         self.chip = chip_values(structure, profile, seed, self.model)
-        self.chip_nominal = chip_values(structure, profile, None, self.model)
         st = structure
         size = {"IN": st.n_in, "P": st.n_p, "R": st.n_r, "I": st.n_r}
         self.shape = {p: (size[s], size[t]) for p, (s, t, _) in {**PLASTIC, **FIXED}.items()}
@@ -131,7 +130,11 @@ class Experiment:
         tch = step_index(regular_train(cfg["teacher_rate"], 0.0, cfg["duration"]), st.dt)
         self._teacher_steps = tch[tch < st.n_steps]
         self.n_synapses = int(sum(m.sum() for m in self.masks.values()) + st.n_r * st.n_p)
-        self._readout_factor: np.ndarray | None = None  # set by calibrate_readouts
+        # gain of each readout for the synaptic scaling: the analytic synaptic gain of this
+        # chip, replaced by the measured 1/f_r when calibrate_readouts runs
+        self.readout_gain = readout_synaptic_gain(
+            self.chip, chip_values(structure, profile, None, self.model)
+        )
 
     def calibrate(self, patterns: list) -> dict[str, list[float]]:
         """The unsupervised calibrations the config asks for, on unlabelled ``patterns``.
@@ -182,9 +185,9 @@ class Experiment:
         (:func:`bracket_gains`). A readout that needs a larger ``f_r`` is less excitable
         (mismatch of its synapse *and* its neuron), and :meth:`scale_readout_weights` then
         holds its weight sum at ``f_r w_pr_sum``, so that no readout wins for every pattern
-        by being the more excitable circuit. Replaces the analytic synaptic gain of
-        :meth:`_readout_gain`, which ignores the neuron's own mismatch. Returns the mean count
-        over the readouts at each step.
+        by being the more excitable circuit. Sets ``readout_gain = 1/f_r``, replacing the
+        analytic synaptic gain (:func:`readout_synaptic_gain`), which ignores the neuron's own
+        mismatch. Returns the mean count over the readouts at each step.
         """
         total, n_p = float(self.cfg["w_pr_sum"]), self.st.n_p
         w_init = self.weights["p_r"].copy()
@@ -195,7 +198,7 @@ class Experiment:
             return self._mean_counts(patterns, "R")
 
         best, history = bracket_gains(counts, self.st.n_r, target, iters)
-        self._readout_factor = best
+        self.readout_gain = 1 / best
         self.weights["p_r"] = w_init
         self.scale_readout_weights()
         return history
@@ -213,9 +216,9 @@ class Experiment:
         """Synaptic scaling of the P -> R weights (task option ``w_pr_sum``; 0/None = off).
 
         After every learning presentation each readout's incoming P -> R weights are scaled
-        so that their sum times the readout's gain is ``w_pr_sum`` (then clipped to
-        ``[0, w_max]``; the gain is ``1/f_r`` of :meth:`calibrate_readouts` when that ran, the
-        analytic synaptic gain of :meth:`_readout_gain` otherwise): a homeostatic constraint on
+        so that their sum times the readout's gain ``readout_gain`` is ``w_pr_sum`` (then
+        clipped to ``[0, w_max]``; the gain is ``1/f_r`` of :meth:`calibrate_readouts` when that
+        ran, the analytic :func:`readout_synaptic_gain` otherwise): a homeostatic constraint on
         the total drive of each readout (synaptic scaling), so that Eq. 3 redistributes the
         weight among the hidden neurons instead of letting one readout grow strong enough to
         win for every pattern. Not part of Cartiglia et al. 2020 (a stated departure).
@@ -224,29 +227,10 @@ class Experiment:
         if not target:
             return
         w = self.weights["p_r"].reshape(self.shape["p_r"])
-        sensed = self._readout_gain() if self._readout_factor is None else 1 / self._readout_factor
-        total = w.sum(axis=0) * sensed
+        total = w.sum(axis=0) * self.readout_gain
         gain = np.where(total > 0, float(target) / np.maximum(total, 1e-12), 1.0)
         w = np.clip(w * gain[None, :], 0, self.plast.w_max["p_r"])
         self.weights["p_r"] = w.ravel()
-
-    def _readout_gain(self) -> np.ndarray:
-        """Mismatched charge per P spike of each readout's basal DPI synapse, relative to nominal.
-
-        A DPI synapse adds ``Iw Ith/Itau`` per spike and decays with ``C Ut/(kappa Itau)``, so
-        its mean current per spike is proportional to ``Iw Ith C Ut/(kappa Itau^2)``; scaling
-        measures the drive a readout actually receives (what a homeostatic circuit senses).
-        """
-
-        def charge(v):
-            kappa = (v["kn"] + v["kp"]) / 2
-            return v["Iw0"] * v["Ith"] * v["C"] * v["Ut"] / (kappa * v["Itau"] ** 2)
-
-        keys = ("Iw0", "Ith", "C", "Ut", "kn", "kp", "Itau")
-        var = {k: ("Iw0_bas" if k == "Iw0" else f"{k}_syn_bas") for k in keys}
-        actual = {k: np.asarray(self.chip[("R", var[k])], float) for k in keys}
-        nominal = {k: float(np.mean(self.chip_nominal[("R", var[k])])) for k in keys}
-        return charge(actual) / charge(nominal)
 
     def stimulus(self, pattern: SpikePattern | None) -> np.ndarray:
         stim = np.zeros((self.st.n_steps, self.st.n_in))
@@ -324,6 +308,26 @@ class Experiment:
             events=events,
             spikes=res["spikes"] if keep_spikes else {},
         )
+
+
+def readout_synaptic_gain(chip: dict, nominal: dict) -> np.ndarray:
+    """Mismatched charge per P spike of each readout's basal DPI synapse, relative to nominal.
+
+    A DPI synapse adds ``Iw Ith/Itau`` per spike and decays with ``C Ut/(kappa Itau)``, so its
+    mean current per spike is proportional to ``Iw Ith C Ut/(kappa Itau^2)``; ``chip`` and
+    ``nominal`` are :func:`~.network.chip_values` of the mismatched and the nominal chip.
+    This is the drive a readout actually receives (what a homeostatic circuit senses).
+    """
+
+    def charge(v):
+        kappa = (v["kn"] + v["kp"]) / 2
+        return v["Iw0"] * v["Ith"] * v["C"] * v["Ut"] / (kappa * v["Itau"] ** 2)
+
+    keys = ("Iw0", "Ith", "C", "Ut", "kn", "kp", "Itau")
+    var = {k: ("Iw0_bas" if k == "Iw0" else f"{k}_syn_bas") for k in keys}
+    actual = {k: np.asarray(chip[("R", var[k])], float) for k in keys}
+    nom = {k: float(np.mean(nominal[("R", var[k])])) for k in keys}
+    return charge(actual) / charge(nom)
 
 
 def bracket_gains(
