@@ -192,6 +192,18 @@ def test_stop_learning_updates_fall(profile):
     assert np.mean(updates[-2:]) < np.mean(updates[:2])
 
 
+def test_learning_trend_thirds():
+    """The stop-learning summary averages the first and the last third of the presentations."""
+    from dendritic_snn.dendritic.experiment import learning_trend
+
+    t = learning_trend([9, 7, 5, 5, 3, 1], [4.0, 2.0, 1.0, 1.0, 1.0, 0.0])
+    assert t["weight_updates"] == 30
+    assert t["weight_updates_per_presentation_first_third"] == 8.0
+    assert t["weight_updates_per_presentation_last_third"] == 2.0
+    assert (t["readout_error_first_third"], t["readout_error_last_third"]) == (3.0, 0.5)
+    assert "readout_error_first_third" not in learning_trend([1, 2, 3])
+
+
 @pytest.mark.slow
 def test_pattern_discrimination_learns(tmp_path):
     """End to end on the cpp_standalone build. Seed 6 is one of the seeds that learn (the

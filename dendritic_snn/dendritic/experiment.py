@@ -365,6 +365,24 @@ def classify(p: Presentation) -> int:
     return int(np.argmax(score))
 
 
+def learning_trend(updates: list | np.ndarray, errors: list | np.ndarray | None = None) -> dict:
+    """Stop-learning summary of a training run: the mean weight updates (outside the Eq. 3
+    band) per presentation, and the mean readout error, over the first and the last third of
+    the training presentations (a fall of both is stop-learning at work)."""
+    u = np.asarray(updates, float)
+    third = max(len(u) // 3, 1)
+    out = {
+        "weight_updates": int(u.sum()),
+        "weight_updates_per_presentation_first_third": float(u[:third].mean()) if u.size else 0.0,
+        "weight_updates_per_presentation_last_third": float(u[-third:].mean()) if u.size else 0.0,
+    }
+    if errors is not None and len(errors):
+        e = np.asarray(errors, float)
+        out["readout_error_first_third"] = float(e[:third].mean())
+        out["readout_error_last_third"] = float(e[-third:].mean())
+    return out
+
+
 def calcium_trace(times: np.ndarray, t_end: float, tau: float = 0.2, dt: float = 1e-3):
     """The readout "calcium" trace: spikes low-pass filtered with ``tau`` (200 ms), in Hz.
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ..data.encoding import image_spikes, pool_images
 from ..dendritic import plots
-from ..dendritic.experiment import Experiment, classify
+from ..dendritic.experiment import Experiment, classify, learning_trend
 from ..dendritic.network import PLASTIC
 from ..hardware.energy import energy_report
 from .api import RunContext, TaskOutput
@@ -89,7 +89,6 @@ def run(ctx: RunContext) -> TaskOutput:
     matrix = confusion_matrix(test.y, predicted, n_classes)
     per_class = per_class_accuracy(matrix, train.classes)
     updates_a = np.asarray(updates, float)
-    third = max(len(updates_a) // 3, 1)
     energy = energy_report(
         _sum(test_events).scaled(1 / max(len(test_events), 1)),
         _sum(train_events).scaled(1 / max(len(train_events), 1)),
@@ -110,9 +109,7 @@ def run(ctx: RunContext) -> TaskOutput:
             "max_rate_hz": rate,
             "duration_s": duration,
         },  # fmt: skip
-        "weight_updates": int(updates_a.sum()),
-        "weight_updates_per_presentation_first_third": float(updates_a[:third].mean()),
-        "weight_updates_per_presentation_last_third": float(updates_a[-third:].mean()),
+        **learning_trend(updates_a, errors),
         "build_s": build_s,
         "setup_s": time.perf_counter() - t0,
     }

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ..data.patterns import make_patterns, perturb
 from ..dendritic import plots
-from ..dendritic.experiment import Experiment, calcium_trace, classify
+from ..dendritic.experiment import Experiment, calcium_trace, classify, learning_trend
 from ..dendritic.network import PLASTIC, Structure
 from ..dendritic.simulator import RuntimeSimulator, get_standalone
 from ..hardware.energy import EventCounts, energy_report
@@ -89,8 +89,6 @@ def run(ctx: RunContext) -> TaskOutput:
     per_class = (np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)).tolist()
     accuracy = float(np.trace(confusion) / confusion.sum())
     updates_a = np.asarray(updates, float)
-    third = max(len(updates_a) // 3, 1)
-    first_u, last_u = float(updates_a[:third].mean()), float(updates_a[-third:].mean())
 
     # plots
     out = ctx.out
@@ -123,12 +121,8 @@ def run(ctx: RunContext) -> TaskOutput:
         "per_class": per_class,
         "confusion": confusion.tolist(),
         "patterns": k,
-        "weight_updates": int(updates_a.sum()),
-        "weight_updates_per_presentation_first_third": first_u,
-        "weight_updates_per_presentation_last_third": last_u,
+        **learning_trend(updates_a, errors),
         "weight_updates_by_projection": by_proj,
-        "readout_error_first_third": float(np.mean(errors[:third])),
-        "readout_error_last_third": float(np.mean(errors[-third:])),
         "calibration_mean_P_spikes": calib["P"],
         "calibration_mean_R_spikes": calib["R"],
         "train_presentations": n_train,
@@ -139,7 +133,9 @@ def run(ctx: RunContext) -> TaskOutput:
     }
     summary = (
         f"K={k}: test accuracy {accuracy:.0%} on {n_te} jittered presentations "
-        f"(chance {1 / k:.0%}); updates/presentation {first_u:.0f} -> {last_u:.0f} "
+        f"(chance {1 / k:.0%}); updates/presentation "
+        f"{metrics['weight_updates_per_presentation_first_third']:.0f} -> "
+        f"{metrics['weight_updates_per_presentation_last_third']:.0f} "
         f"({'learned' if accuracy > 1.0 / k + 0.2 else 'did not learn'})"
     )
     return TaskOutput(

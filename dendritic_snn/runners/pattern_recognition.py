@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..data.patterns import make_patterns, perturb
 from ..dendritic import plots
-from ..dendritic.experiment import Experiment, calcium_trace
+from ..dendritic.experiment import Experiment, calcium_trace, learning_trend
 from ..dendritic.network import PLASTIC
 from ..hardware.energy import EventCounts, energy_report
 from .api import RunContext, TaskOutput
@@ -33,7 +33,7 @@ def run(ctx: RunContext) -> TaskOutput:
     trained, deviant = make_patterns(2, cfg["n_channels"], cfg["n_spikes"], cfg["duration"],
                                      seed=pseed)  # fmt: skip
     exp = Experiment(sim, st, ctx.profile, ctx.seed, cfg, ctx.rng("network"))
-    exp.calibrate([trained, deviant])
+    calib = exp.calibrate([trained, deviant])
     w_before = {p: w.copy() for p, w in exp.weights.items()}
     n_ph, n_tr, n_pause = (int(cfg[k]) for k in ("phase_presentations", "train_presentations",
                                                   "pause_presentations"))  # fmt: skip
@@ -42,7 +42,7 @@ def run(ctx: RunContext) -> TaskOutput:
                 + [("deviant", deviant)] * n_ph)  # fmt: skip
     rng = ctx.rng("presentations")
     rasters = {"R": ([], []), "P": ([], []), "I": ([], [])}
-    updates, events_train, events_test = [], [], []
+    updates, errors, events_train, events_test = [], [], [], []
     for n, (phase, pat) in enumerate(tqdm(schedule, desc="present", disable=not ctx.progress,
                                           unit="pres")):  # fmt: skip
         if pat is not None and cfg["jitter"] + cfg["deletion"] > 0 and phase != "train":
@@ -51,6 +51,7 @@ def run(ctx: RunContext) -> TaskOutput:
         p = exp.present(pat, 0 if learn else None, learn=learn, keep_spikes=True)
         if learn:
             updates.append(sum(p.updates.values()))
+            errors.append(p.error_R)
             events_train.append(p.events)
         elif pat is not None:
             events_test.append(p.events)
@@ -88,7 +89,8 @@ def run(ctx: RunContext) -> TaskOutput:
                           t_end),
         plots.weight_histograms(out / "weights.png", {p: w_before[p] for p in ("in_p", "p_r")},
                                 {p: exp.weights[p] for p in ("in_p", "p_r")}),
-        plots.updates_plot(out / "weight_updates.png", np.asarray(updates, float)),
+        plots.updates_plot(out / "weight_updates.png", np.asarray(updates, float),
+                           np.asarray(errors)),
     ]  # fmt: skip
 
     def avg(lst):
@@ -102,8 +104,9 @@ def run(ctx: RunContext) -> TaskOutput:
         "D": D,
         "readout_rate_hz": {ph: rate[ph][0] for ph in rate},
         "readout_calcium_mean_hz": {ph: rate[ph][1] for ph in rate},
-        "weight_updates": int(np.sum(updates)),
+        **learning_trend(updates, errors),
         "weight_updates_per_presentation": [int(u) for u in updates],
+        "calibration_mean_P_spikes": calib["P"],
         "biological_time_s": t_end,
         "build_s": build_s,
     }
