@@ -10,7 +10,8 @@ Sections (``--only`` picks some, comma separated):
   in the majority (per-class accuracy > 50 %) *and* the overall test accuracy is >= 75 %.
   Also reported: weight updates and readout error per training presentation, first third
   -> last third (stop-learning: both should fall).
-* ``rec``: pattern recognition, L and D per seed; target L > 1.5 and D > 1.5.
+* ``rec``: pattern recognition, L and D per seed; target L > 1.5 and D > 1.5; with the
+  updates and readout error as for ``k2``.
 * ``k``: accuracy for K = 2, 4, 8 (mean +- std over seeds), with test jitter 2 ms / 10 %.
 * ``mm``: K = 2 accuracy for the ``ideal`` profile vs 20 % vs 40 % mismatch.
 
@@ -60,6 +61,12 @@ def correct(m) -> bool:
     return min(m["per_class"]) > 0.5 and m["accuracy"] >= 0.75
 
 
+def _trend(m) -> tuple[float, float, float, float]:
+    """Updates per presentation and readout error, first and last third of training."""
+    return tuple(m[f"{q}_{k}_third"] for q in ("weight_updates_per_presentation",
+                                                "readout_error") for k in ("first", "last"))
+
+
 def k2(seeds):
     print("\n### K = 2 discrimination, 20 % mismatch (dynapse_se)\n")
     print(
@@ -72,8 +79,7 @@ def k2(seeds):
         m = _run("pattern_discrimination", s)["metrics"]
         accs.append(m["accuracy"])
         oks.append(correct(m))
-        u0, u1 = (m[f"weight_updates_per_presentation_{k}_third"] for k in ("first", "last"))
-        e0, e1 = m["readout_error_first_third"], m["readout_error_last_third"]
+        u0, u1, e0, e1 = _trend(m)
         falls.append(u1 < u0)
         pc = " / ".join(f"{a:.2f}" for a in m["per_class"])
         print(f"| {s} | {m['accuracy']:.3f} | {pc} | {'yes' if oks[-1] else 'no'} | "
@@ -88,16 +94,21 @@ def k2(seeds):
 
 def rec(seeds):
     print("\n### Pattern recognition, 20 % mismatch (dynapse_se)\n")
-    print("| seed | L | D | readout rate before / after / deviant (Hz) |")
-    print("|---|---|---|---|")
-    n_ok = 0
+    print("| seed | L | D | readout rate before / after / deviant (Hz) "
+          "| updates/presentation first -> last third | readout error first -> last third |")
+    print("|---|---|---|---|---|---|")
+    n_ok, falls = 0, []
     for s in seeds:
         m = _run("pattern_recognition", s)["metrics"]
         r = m["readout_rate_hz"]
         n_ok += m["L"] > 1.5 and m["D"] > 1.5
+        u0, u1, e0, e1 = _trend(m)
+        falls.append(u1 < u0)
         print(f"| {s} | {m['L']:.2f} | {m['D']:.2f} | {r['before']:.1f} / {r['after']:.1f} / "
-              f"{r['deviant']:.1f} |", flush=True)  # fmt: skip
-    print(f"\nL > 1.5 and D > 1.5 in {n_ok} of {len(seeds)} seeds")
+              f"{r['deviant']:.1f} | {u0:.0f} -> {u1:.0f} | {e0:.2f} -> {e1:.2f} |",
+              flush=True)  # fmt: skip
+    print(f"\nL > 1.5 and D > 1.5 in {n_ok} of {len(seeds)} seeds; updates/presentation fell "
+          f"in {sum(falls)} of {len(falls)} seeds")
 
 
 def k_table(seeds, ks=(2, 4, 8)):
