@@ -63,8 +63,11 @@ def correct(m) -> bool:
 
 def _trend(m) -> tuple[float, float, float, float]:
     """Updates per presentation and readout error, first and last third of training."""
-    return tuple(m[f"{q}_{k}_third"] for q in ("weight_updates_per_presentation",
-                                                "readout_error") for k in ("first", "last"))
+    return tuple(
+        m[f"{q}_{k}_third"]
+        for q in ("weight_updates_per_presentation", "readout_error")
+        for k in ("first", "last")
+    )
 
 
 def k2(seeds):
@@ -94,8 +97,10 @@ def k2(seeds):
 
 def rec(seeds):
     print("\n### Pattern recognition, 20 % mismatch (dynapse_se)\n")
-    print("| seed | L | D | readout rate before / after / deviant (Hz) "
-          "| updates/presentation first -> last third | readout error first -> last third |")
+    print(
+        "| seed | L | D | readout rate before / after / deviant (Hz) "
+        "| updates/presentation first -> last third | readout error first -> last third |"
+    )
     print("|---|---|---|---|---|---|")
     n_ok, falls = 0, []
     for s in seeds:
@@ -107,8 +112,10 @@ def rec(seeds):
         print(f"| {s} | {m['L']:.2f} | {m['D']:.2f} | {r['before']:.1f} / {r['after']:.1f} / "
               f"{r['deviant']:.1f} | {u0:.0f} -> {u1:.0f} | {e0:.2f} -> {e1:.2f} |",
               flush=True)  # fmt: skip
-    print(f"\nL > 1.5 and D > 1.5 in {n_ok} of {len(seeds)} seeds; updates/presentation fell "
-          f"in {sum(falls)} of {len(falls)} seeds")
+    print(
+        f"\nL > 1.5 and D > 1.5 in {n_ok} of {len(seeds)} seeds; updates/presentation fell "
+        f"in {sum(falls)} of {len(falls)} seeds"
+    )
 
 
 def k_table(seeds, ks=(2, 4, 8)):
