@@ -33,7 +33,8 @@ def run(ctx: RunContext) -> TaskOutput:
     trained, deviant = make_patterns(2, cfg["n_channels"], cfg["n_spikes"], cfg["duration"],
                                      seed=pseed)  # fmt: skip
     exp = Experiment(sim, st, ctx.profile, ctx.seed, cfg, ctx.rng("network"))
-    calib = exp.calibrate([trained, deviant])
+    # calibrated on the trained pattern only: the deviant stays unseen until its test phase
+    calib = exp.calibrate([trained])
     w_before = {p: w.copy() for p, w in exp.weights.items()}
     n_ph, n_tr, n_pause = (int(cfg[k]) for k in ("phase_presentations", "train_presentations",
                                                   "pause_presentations"))  # fmt: skip
