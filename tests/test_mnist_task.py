@@ -123,3 +123,14 @@ def test_rate_ep_learns_synthetic_digits(tmp_path):
     result = run_task("mnist", seed=0, out=tmp_path / "run", overrides=overrides, progress=False)
     assert result["metrics"]["accuracy"] > 0.8  # chance: 0.1
     assert result["metrics"]["train_accuracy"] > 0.8
+
+
+def test_collapse_hint_only_near_chance():
+    """A run within 1.5x of chance gets a hint naming the fix; a learning run gets none."""
+    from dendritic_snn.runners.mnist import collapse_hint
+
+    assert collapse_hint(0.80, 10, "eqspike") == ""
+    hint = collapse_hint(0.1065, 10, "eqspike")
+    assert "AT CHANCE" in hint and "eqspike_init_scale" in hint
+    assert "learning rate" in collapse_hint(0.12, 10, "rate_ep")
+    assert collapse_hint(0.76, 2, "rate_ep") == ""

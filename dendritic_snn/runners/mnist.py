@@ -183,6 +183,18 @@ def per_class_accuracy(matrix: np.ndarray, classes) -> dict:
     }
 
 
+def collapse_hint(accuracy: float, n_classes: int, learner: str) -> str:
+    """A hint for the summary when the test accuracy is within 1.5x of chance (1/n_classes),
+    else ``""``: such a run collapsed (outputs silent or saturated for every input) rather than
+    learned slowly."""
+    if accuracy > 1.5 / n_classes:
+        return ""
+    fix = ("another --seed, or smaller initial output weights "
+           "(--set \"eqspike_init_scale=[1.0,0.5]\")" if learner == "eqspike"
+           else "another --seed or a smaller learning rate")  # fmt: skip
+    return f"; AT CHANCE: training collapsed (outputs silent or saturated); try {fix}"
+
+
 def _plot_curve(history: dict, ctx: RunContext, title: str) -> str:
     import matplotlib.pyplot as plt
 
@@ -337,6 +349,7 @@ def run(ctx: RunContext) -> TaskOutput:
         f"on {test_described}; "
         f"train {metrics['train_accuracy'] or 0:.2%} after {epochs} epochs"
         + (f" (resumed at epoch {start_epoch})" if start_epoch else "")
+        + collapse_hint(accuracy, n_classes, ctx.learner)
     )
     return TaskOutput(
         metrics=metrics,
