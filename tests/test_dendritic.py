@@ -371,3 +371,62 @@ def test_bracket_gains_finds_each_neurons_target_gain():
     np.testing.assert_allclose(best, (3.0 / a) ** (1 / 3), rtol=0.05)
     assert len(history) == 14
     assert history[0] == pytest.approx(a.mean())
+
+
+def _post_rule_run(profile, apical, lr=1e-3, theta=0.1, n_steps=600):
+    """One P neuron driven by a held apical current; inputs 0 and 1 spike at 10 and 30 ms."""
+    st = Structure(n_in=2, n_p=1, n_r=1, n_steps=n_steps, dt=1e-4, noise=False,
+                   in_p_rule="post")  # fmt: skip
+    sim = RuntimeSimulator(st, profile, target="numpy")
+    plast = PlasticityParams()
+    plast.lr["in_p"], plast.theta["in_p"] = lr, theta
+    w0 = np.array([0.01, 0.01])  # too small to move the soma
+    held = {("P", "ape"): apical} if apical else {("P", "bas"): 20e-9}
+    vals = _values(st, profile, held, plast=plast, learn=True, weights={"in_p": w0.copy()})
+    vals["vars"][("in_p", "tau_trace")] = 5e-3
+    vals["stim"][[100, 300], [0, 1]] = 1.0
+    res = sim.run(vals)
+    return st, sim, res, w0
+
+
+def test_post_rule_potentiates_inputs_by_their_trace_at_p_spikes(profile):
+    """in_p_rule = "post": at each P spike, dw_i = lr w_i x_i (e - Theta) with the input's
+    trace x_i = exp(-(t - t_i)/5 ms) and the apical error e = c_A I_A / I_ref."""
+    m, lr, theta = ModelParams(), 1e-3, 0.1
+    st, sim, res, w0 = _post_rule_run(profile, apical=20e-9, lr=lr, theta=theta)
+    t_post = np.asarray(res["spikes"]["P"][1], float)
+    assert len(t_post) > 5
+    i_a = float(sim.circuit.objects["P"].Isyn_ape_[0])  # held (decays by < 0.1 %)
+    e = m.coupling(m.alpha_A) * i_a / m.I_ref
+    expected = []
+    for t_in in (10e-3, 30e-3):
+        after = t_post[t_post >= t_in + 1e-4]
+        expected.append(lr * (e - theta) * np.exp(-(after - t_in) / 5e-3).sum())
+    dw = res["w"]["in_p"] / w0 - 1
+    np.testing.assert_allclose(dw, expected, rtol=0.05)
+    assert np.all(res["n_upd"]["in_p"] == len(t_post))
+
+
+def test_post_rule_no_update_without_apical_error(profile):
+    """Basal drive alone makes P fire, but I_S = I_pred (no top-down): no update."""
+    _, _, res, w0 = _post_rule_run(profile, apical=0.0)
+    assert len(res["spikes"]["P"][0]) > 5
+    np.testing.assert_array_equal(res["w"]["in_p"], w0)
+    assert res["n_upd"]["in_p"].sum() == 0
+
+
+def test_input_weight_scaling_holds_sum_and_follows_rate(profile):
+    """in_p_scaling holds each P neuron's input-weight sum; with in_p_rate_target the held
+    sum follows sqrt((n* + 1/2)/(n + 1/2)) of the neuron's spike count n."""
+    exp = _scaling_experiment(profile, 0)
+    exp.cfg["in_p_scaling"] = True
+    sums = exp.input_weight_sums.copy()
+    w = exp.weights["in_p"].reshape(4, 8)
+    exp.weights["in_p"] = (w * np.linspace(0.5, 2.0, 8)[None, :]).ravel()
+    exp.scale_input_weights(np.zeros(8))
+    np.testing.assert_allclose(exp.weights["in_p"].reshape(4, 8).sum(axis=0), sums)
+    exp.cfg["in_p_rate_target"] = 4
+    counts = np.array([0, 4, 8, 16, 4, 4, 4, 4])
+    exp.scale_input_weights(counts)
+    factor = np.sqrt(4.5 / (counts + 0.5))
+    np.testing.assert_allclose(exp.weights["in_p"].reshape(4, 8).sum(axis=0), sums * factor)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data.patterns import SpikePattern, regular_train, step_index
 from ..errors import DsnnError
+from ..hardware.dpi import synapse_tau
 from ..hardware.energy import EventCounts
 from .network import (
     FIXED,
@@ -135,6 +136,42 @@ class Experiment:
         self.readout_gain = readout_synaptic_gain(
             self.chip, chip_values(structure, profile, None, self.model)
         )
+        # input traces of the spike-timing input -> P rule decay like the nominal synapse
+        self.tau_trace = float(synapse_tau(profile.params["synapse"]))
+        self.input_weight_sums = self._input_sums()
+        #: weight of each readout's teacher synapse (1: nominal; see calibrate_teacher)
+        self.teacher_gain = np.ones(st.n_r)
+
+    def _input_sums(self) -> np.ndarray:
+        return self.weights["in_p"].reshape(self.shape["in_p"]).sum(axis=0)
+
+    def scale_input_weights(self, counts: np.ndarray) -> None:
+        """Synaptic scaling of the input -> P weights (task option ``in_p_scaling``).
+
+        After every learning presentation each pyramidal neuron's input weights are scaled
+        so that their sum is :attr:`input_weight_sums` (set by the calibration), then
+        clipped to ``[0, w_max]``: the total basal drive is held, so Eq. 3 can only move
+        weight between the inputs (with the ``"post"`` rule, onto the inputs that coincide
+        before the neuron's spikes). With ``in_p_rate_target`` = n* > 0 the held sum itself
+        follows the neuron's spike count n in the presentation (``counts``),
+
+        .. math:: S \\leftarrow S\\,\\sqrt{(n^* + 1/2)/(n + 1/2)},
+
+        a slow homeostasis of the rate (as concentrating the weights on coincident inputs
+        makes the neuron fire more). Both are homeostatic constraints, not in the paper.
+        """
+        if not self.cfg.get("in_p_scaling"):
+            return
+        target = float(self.cfg.get("in_p_rate_target", 0) or 0)
+        if target > 0:
+            self.input_weight_sums = self.input_weight_sums * np.sqrt(
+                (target + 0.5) / (np.asarray(counts, float) + 0.5)
+            )
+        w = self.weights["in_p"].reshape(self.shape["in_p"])
+        total = w.sum(axis=0)
+        gain = np.where(total > 0, self.input_weight_sums / np.maximum(total, 1e-30), 1.0)
+        w = np.clip(w * gain[None, :], 0, self.plast.w_max["in_p"])
+        self.weights["in_p"] = w.ravel()
 
     def calibrate(self, patterns: list) -> dict[str, list[float]]:
         """The unsupervised calibrations the config asks for, on unlabelled ``patterns``.
@@ -148,6 +185,7 @@ class Experiment:
         out: dict[str, list[float]] = {"P": [], "R": []}
         if cfg.get("calibrate_spikes", 0) > 0:
             out["P"] = self.calibrate_hidden(patterns, float(cfg["calibrate_spikes"]), iters)
+        self.input_weight_sums = self._input_sums()
         if cfg.get("calibrate_readout_spikes", 0) > 0 and cfg.get("w_pr_sum"):
             out["R"] = self.calibrate_readouts(patterns, float(cfg["calibrate_readout_spikes"]),
                                                iters)  # fmt: skip
@@ -177,6 +215,58 @@ class Experiment:
         set_gain(best)
         return history
 
+    def calibrate_teacher(
+        self, pattern, target: int, rate_hz: float, iters: int = 8
+    ) -> list[float]:
+        """Teacher synapse gain of readout ``target`` (bias tuning of the teacher synapse).
+
+        Presents ``pattern`` with the teacher, without plasticity, and searches the factor
+        on the teacher synapse's weight (:attr:`teacher_gain`, nominal 1) at which the taught
+        readout fires ``rate_hz`` (:func:`bracket_gains`). Mismatch of the teacher synapse and
+        of the readout neuron otherwise spreads the taught rate over an order of magnitude
+        between chips, down to a readout the teacher cannot make fire. Returns the taught
+        readout's spike count at each step.
+        """
+        goal = rate_hz * self.st.duration
+        gain0 = self.teacher_gain.copy()
+
+        def counts(gain):
+            self.teacher_gain = gain0.copy()
+            self.teacher_gain[target] = gain0[target] * gain[0]
+            return self._mean_counts([pattern], "R", target)[[target]]
+
+        best, history = bracket_gains(counts, 1, goal, iters)
+        self.teacher_gain = gain0.copy()
+        self.teacher_gain[target] = gain0[target] * best[0]
+        return history
+
+    def calibrate_topdown(self, pattern, target: int, ratio: float, iters: int = 8) -> list[float]:
+        """Per-neuron gain of the fixed top-down weights (bias tuning of the feedback path).
+
+        Presents ``pattern`` with readout ``target``'s teacher, without plasticity, and
+        searches for each pyramidal neuron the factor on its top-down weights R -> P whose
+        spike count is ``ratio`` times its count without the teacher (:func:`bracket_gains`),
+        so that the teacher raises every hidden neuron's activity by the same factor. The
+        taught readout's rate varies ten-fold between chips (mismatch of the teacher synapse
+        and the readout), and with it the top-down drive: too little and the pyramidal
+        neurons do not learn, too much and they fire throughout the pattern and potentiate
+        every input alike. Needs excitatory (positive) top-down weights. Returns the mean
+        count over the neurons at each step.
+        """
+        w_init = self.weights["r_p"].reshape(self.shape["r_p"]).copy()
+        if np.any(w_init < 0):
+            raise DsnnError("calibrate_topdown needs topdown_sign: positive")
+        base = self._mean_counts([pattern], "P")
+        goal = ratio * max(float(base.mean()), 1.0)
+
+        def counts(gain):
+            self.weights["r_p"] = (w_init * gain[None, :]).ravel()
+            return self._mean_counts([pattern], "P", target)
+
+        best, history = bracket_gains(counts, self.st.n_p, goal, iters)
+        self.weights["r_p"] = (w_init * best[None, :]).ravel()
+        return history
+
     def calibrate_readouts(self, patterns: list, target: float, iters: int = 8) -> list[float]:
         """Per-neuron gain calibration of the readouts, for the synaptic scaling ``w_pr_sum``.
 
@@ -203,12 +293,13 @@ class Experiment:
         self.scale_readout_weights()
         return history
 
-    def _mean_counts(self, patterns: list, pop: str) -> np.ndarray:
-        """Mean spike count per presentation of each neuron of ``pop`` (no teacher, no learning)."""
+    def _mean_counts(self, patterns: list, pop: str, target: int | None = None) -> np.ndarray:
+        """Mean spike count per presentation of each neuron of ``pop`` (no learning; with
+        readout ``target``'s teacher, or none)."""
         n = {"P": self.st.n_p, "R": self.st.n_r}[pop]
         counts = np.zeros(n)
         for pat in patterns:
-            p = self.present(pat, None, learn=False, keep_spikes=True)
+            p = self.present(pat, target, learn=False, keep_spikes=True)
             counts += np.bincount(p.spikes[pop][0], minlength=n)
         return counts / len(patterns)
 
@@ -271,22 +362,27 @@ class Experiment:
                 lo[np.ix_(self._teacher_steps, others)] = 1.0
         stim = self.stimulus(pattern)
         consts = model_values(self.model, self.plast, learn)
+        if st.in_p_rule == "post":
+            consts[("in_p", "tau_trace")] = self.tau_trace
         masks = {**self.masks}
         noise = None
         if st.noise and self.model.noise_sigma > 0:
             noise = soma_noise(st, self.seed, self.n_presented)
         self.n_presented += 1
-        vals = run_values(st, self.chip, consts, self.weights, masks, stim, hi, lo, noise)
+        weights = {**self.weights, "th": self.teacher_gain}
+        vals = run_values(st, self.chip, consts, weights, masks, stim, hi, lo, noise)
         res = self.sim.run(vals)
         self._check_finite(res)
         if learn:
             for proj in PLASTIC:
                 self.weights[proj] = np.asarray(res["w"][proj], float)
-            self.scale_readout_weights()
         updates = {p: int(np.sum(res["n_upd"][p])) for p in PLASTIC}
         n_spk = {pop: len(res["spikes"][pop][0]) for pop in ("P", "R", "I")}
         per_neuron = {pop: np.bincount(res["spikes"][pop][0], minlength=n)
                       for pop, n in (("P", st.n_p), ("R", st.n_r), ("I", st.n_r))}  # fmt: skip
+        if learn:
+            self.scale_readout_weights()
+            self.scale_input_weights(per_neuron["P"])
         n_in_spk = np.bincount(np.nonzero(stim)[1], minlength=st.n_in)
         syn = float(n_in_spk @ self.masks["in_p"].reshape(self.shape["in_p"]).sum(axis=1))
         syn += per_neuron["P"].sum() * (2 * st.n_r)  # P -> R and P -> I

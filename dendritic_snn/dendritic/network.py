@@ -123,6 +123,8 @@ PLASTIC = {"in_p": ("IN", "P", "bas"), "p_r": ("P", "R", "bas"), "p_i": ("P", "I
            "i_p": ("I", "P", "api")}  # fmt: skip
 #: Fixed projections.
 FIXED = {"r_p": ("R", "P", "ape")}
+#: Where the input -> P rule is evaluated (:class:`Structure` ``in_p_rule``).
+IN_P_RULES = ("pre", "post")
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,14 @@ class Structure:
     n_steps: int = 2500
     dt: float = 1e-4
     noise: bool = True
+    #: where the input -> P rule of Eq. 3 is evaluated: "pre" (at each input spike) or
+    #: "post" (at each P spike, weighted by the input's synaptic trace; see _in_p_on_post)
+    in_p_rule: str = "pre"
+
+    def __post_init__(self) -> None:
+        if self.in_p_rule not in IN_P_RULES:
+            raise ValueError(f"in_p_rule must be one of {', '.join(IN_P_RULES)}, "
+                             f"got {self.in_p_rule!r}")  # fmt: skip
 
     @property
     def duration(self) -> float:
@@ -299,6 +309,42 @@ def _plastic_on_pre(proj: str) -> str:
     ])  # fmt: skip
 
 
+_TRACE_MODEL = """
+dx_in/dt = -x_in/tau_trace : 1 (event-driven)
+tau_trace : second (shared, constant)
+"""
+
+
+def _in_p_on_post() -> str:
+    """Input -> P rule at the P spikes (``in_p_rule = "post"``): Eq. 3 times the input's share.
+
+    At each spike of pyramidal neuron ``j`` every input synapse ``i`` changes by
+
+    .. math:: \\Delta w_{ij} = lr\\, w_{ij}\\, x_i\\, B_\\Theta(e_j), \\qquad
+              e_j = (I_S - I_{pred})/I_{ref},
+
+    where ``B_Theta`` is the Eq. 3 band (``e - Theta`` above it, ``e + Theta`` below, 0
+    inside), ``e_j`` the apical error at the spike (the filtered top-down minus interneuron
+    current, 0 without a teacher) and ``x_i`` the input's synaptic trace (``+1`` per input
+    spike, decaying with the DPI synapse time constant ``tau_trace``), so that ``w_ij x_i`` is
+    the input's share of the basal current that caused the spike. Under a teacher the inputs
+    whose spikes *preceded* the P spikes, the coincidences of the trained pattern, are
+    potentiated in proportion to their weight (Urbanczik & Senn 2014's somatic spike times
+    as the target, with Eq. 3's band); with the input-weight scaling
+    (:meth:`~dendritic_snn.dendritic.experiment.Experiment.scale_input_weights`) this moves
+    weight onto them (a multiplicative, competitive Hebbian rule). Evaluated at the
+    *presynaptic* spikes instead (``"pre"``), the error cannot tell the inputs that caused a
+    spike from those that arrive during it, and the patterns' identical spike counts leave
+    every channel with the same mean update.
+    """
+    e = "(I_S_post - I_pred_post)/I_ref_post"
+    band = stop_learning_expr(e, "0", eta="1", theta="theta")
+    return "\n".join([
+        f"w = clip(w + mask*lr*w*x_in*({band}), 0, w_max)",
+        f"n_upd += mask*int(lr > 0)*int(abs({e}) > theta)",
+    ])  # fmt: skip
+
+
 _TOPDOWN_NEG = "Isyn_api_post += clip(-w, 0, inf)*Iw0_api_post*jump_gain_api_post"
 
 
@@ -350,9 +396,12 @@ class DendriticCircuit:
 
         one2one = {"i": np.arange(st.n_r), "j": np.arange(st.n_r)}
         for proj, (src_, tgt, comp) in PLASTIC.items():
+            model, on_pre, on_post = _PLASTIC_MODEL, _plastic_on_pre(proj), ""
+            if proj == "in_p" and st.in_p_rule == "post":
+                model, on_pre, on_post = _PLASTIC_MODEL + _TRACE_MODEL, "x_in += 1", _in_p_on_post()
             o[proj] = dpi_synapses(o[src_], o[tgt], comp, weight=0.0,
-                                   connect=_all(o[src_].N, o[tgt].N), model=_PLASTIC_MODEL,
-                                   on_pre=_plastic_on_pre(proj), name=f"syn_{proj}")  # fmt: skip
+                                   connect=_all(o[src_].N, o[tgt].N), model=model,
+                                   on_pre=on_pre, on_post=on_post, name=f"syn_{proj}")  # fmt: skip
         # signed fixed top-down (feedback alignment): w > 0 charges the apical excitatory
         # compartment, w < 0 the apical inhibitory one (the same DPI the interneurons use)
         o["r_p"] = dpi_synapses(o["R"], o["P"], "ape", weight=0.0, connect=_all(st.n_r, st.n_p),

@@ -314,6 +314,7 @@ def dpi_synapses(
     on_pre: str = "",
     delay: b2.Quantity | None = None,
     name: str = "dpi_synapses*",
+    on_post: str = "",
 ) -> b2.Synapses:
     """Synapses that feed the target's shared DPI current ``Isyn_<syn_type>``.
 
@@ -336,6 +337,8 @@ def dpi_synapses(
         arguments (e.g. ``{"i": i, "j": j}``). None: connect later yourself.
     model, on_pre
         Extra model equations / on_pre statements (e.g. plasticity), appended.
+    on_post
+        Statements run on each postsynaptic spike (e.g. spike-timing plasticity); "" = none.
     delay, name
         Optional synaptic delay; Brian2 name.
     """
@@ -347,6 +350,7 @@ def dpi_synapses(
         target,
         model="w : 1\n" + model,
         on_pre=stmt + ("\n" + on_pre if on_pre else ""),
+        on_post=on_post or None,
         delay=delay,
         name=name,
         dt=target.clock.dt,

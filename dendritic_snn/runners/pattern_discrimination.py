@@ -33,7 +33,8 @@ def make_simulator(structure: Structure, profile, backend: str):
 def structure_for(cfg: dict, n_p: int, n_r: int, profile) -> Structure:
     n_steps = int(round((cfg["duration"] + cfg["tail"]) / profile.dt))
     return Structure(n_in=cfg["n_channels"], n_p=n_p, n_r=n_r, n_steps=n_steps,
-                     dt=profile.dt, noise=True)  # fmt: skip
+                     dt=profile.dt, noise=True,
+                     in_p_rule=str(cfg.get("in_p_rule", "pre")))  # fmt: skip
 
 
 def _sum(counts: list[EventCounts]) -> EventCounts:

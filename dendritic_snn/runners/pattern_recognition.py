@@ -35,6 +35,12 @@ def run(ctx: RunContext) -> TaskOutput:
     exp = Experiment(sim, st, ctx.profile, ctx.seed, cfg, ctx.rng("network"))
     # calibrated on the trained pattern only: the deviant stays unseen until its test phase
     calib = exp.calibrate([trained])
+    if cfg["calibrate_teacher_hz"]:
+        calib["teacher"] = exp.calibrate_teacher(trained, 0, float(cfg["calibrate_teacher_hz"]),
+                                                 int(cfg["calibrate_iters"]))  # fmt: skip
+    if cfg["calibrate_topdown"]:
+        calib["topdown"] = exp.calibrate_topdown(trained, 0, float(cfg["calibrate_topdown"]),
+                                                 int(cfg["calibrate_iters"]))  # fmt: skip
     w_before = {p: w.copy() for p, w in exp.weights.items()}
     n_ph, n_tr, n_pause = (int(cfg[k]) for k in ("phase_presentations", "train_presentations",
                                                   "pause_presentations"))  # fmt: skip
@@ -44,8 +50,13 @@ def run(ctx: RunContext) -> TaskOutput:
     rng = ctx.rng("presentations")
     rasters = {"R": ([], []), "P": ([], []), "I": ([], [])}
     updates, errors, events_train, events_test = [], [], [], []
+    recalib: list[float] = []
     for n, (phase, pat) in enumerate(tqdm(schedule, desc="present", disable=not ctx.progress,
                                           unit="pres")):  # fmt: skip
+        if phase == "after" and schedule[n - 1][0] == "train" and cfg["recalibrate_after_training"]:
+            # homeostasis: the same unsupervised gain search on the trained pattern
+            recalib = exp.calibrate_hidden([trained], float(cfg["calibrate_spikes"]),
+                                           int(cfg["calibrate_iters"]))  # fmt: skip
         if pat is not None and cfg["jitter"] + cfg["deletion"] > 0 and phase != "train":
             pat = perturb(pat, rng, cfg["jitter"], cfg["deletion"])
         learn = phase == "train"
@@ -76,6 +87,11 @@ def run(ctx: RunContext) -> TaskOutput:
         return max(spikes / (b - a), floor), float(ca[(t >= a) & (t < b)].mean())
 
     rate = {ph: phase_mean(ph) for ph in ("before", "after", "deviant", "train")}
+
+    def hidden_rate(phase):  # mean pyramidal rate in a phase (Hz)
+        a, b = bounds[phase]
+        return float(np.sum((rast["P"][1] >= a) & (rast["P"][1] < b)) / (b - a) / st.n_p)
+
     # ratios of the readout rate within each phase (= the calcium trace averaged over the
     # phase without the carry-over of the previous phase's calcium, which would otherwise make
     # a silent "after" phase look active right after training)
@@ -105,9 +121,13 @@ def run(ctx: RunContext) -> TaskOutput:
         "D": D,
         "readout_rate_hz": {ph: rate[ph][0] for ph in rate},
         "readout_calcium_mean_hz": {ph: rate[ph][1] for ph in rate},
+        "pyramidal_rate_hz": {ph: hidden_rate(ph) for ph in rate},
         **learning_trend(updates, errors),
         "weight_updates_per_presentation": [int(u) for u in updates],
         "calibration_mean_P_spikes": calib["P"],
+        "recalibration_mean_P_spikes": recalib,
+        "topdown_calibration_mean_P_spikes": calib.get("topdown", []),
+        "teacher_calibration_R_spikes": calib.get("teacher", []),
         "biological_time_s": t_end,
         "build_s": build_s,
     }
