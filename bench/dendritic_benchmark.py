@@ -11,7 +11,10 @@ Sections (``--only`` picks some, comma separated):
   Also reported: weight updates and readout error per training presentation, first third
   -> last third (stop-learning: both should fall).
 * ``rec``: pattern recognition, L and D per seed; target L > 1.5 and D > 1.5; with the
-  updates and readout error as for ``k2``.
+  pyramidal rates to the trained and the deviant pattern after training, and the updates
+  and readout error as for ``k2``.
+* ``rec0``: the same with the input -> P learning off (``lr_in_p = 0``), the ablation that
+  shows how much of D the hidden layer's learning makes (not in the default ``--only``).
 * ``k``: accuracy for K = 2, 4, 8 (mean +- std over seeds), with test jitter 2 ms / 10 %.
 * ``mm``: K = 2 accuracy for the ``ideal`` profile vs 20 % vs 40 % mismatch.
 
@@ -95,23 +98,24 @@ def k2(seeds):
     )
 
 
-def rec(seeds):
-    print("\n### Pattern recognition, 20 % mismatch (dynapse_se)\n")
+def rec(seeds, note="", **overrides):
+    print(f"\n### Pattern recognition, 20 % mismatch (dynapse_se){note}\n")
     print(
         "| seed | L | D | readout rate before / after / deviant (Hz) "
+        "| pyramidal rate after / deviant (Hz) "
         "| updates/presentation first -> last third | readout error first -> last third |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     n_ok, falls = 0, []
     for s in seeds:
-        m = _run("pattern_recognition", s)["metrics"]
-        r = m["readout_rate_hz"]
+        m = _run("pattern_recognition", s, **overrides)["metrics"]
+        r, p = m["readout_rate_hz"], m["pyramidal_rate_hz"]
         n_ok += m["L"] > 1.5 and m["D"] > 1.5
         u0, u1, e0, e1 = _trend(m)
         falls.append(u1 < u0)
         print(f"| {s} | {m['L']:.2f} | {m['D']:.2f} | {r['before']:.1f} / {r['after']:.1f} / "
-              f"{r['deviant']:.1f} | {u0:.0f} -> {u1:.0f} | {e0:.2f} -> {e1:.2f} |",
-              flush=True)  # fmt: skip
+              f"{r['deviant']:.1f} | {p['after']:.1f} / {p['deviant']:.1f} | {u0:.0f} -> {u1:.0f} "
+              f"| {e0:.2f} -> {e1:.2f} |", flush=True)  # fmt: skip
     print(
         f"\nL > 1.5 and D > 1.5 in {n_ok} of {len(seeds)} seeds; updates/presentation fell "
         f"in {sum(falls)} of {len(falls)} seeds"
@@ -152,6 +156,8 @@ def main() -> None:
         mm_table(seeds)
     if "rec" in only:
         rec(seeds)
+    if "rec0" in only:
+        rec(seeds, " -- ablation: input -> P learning off (lr_in_p = 0)", lr_in_p=0.0)
     if "k" in only:
         k_table(seeds, tuple(int(k) for k in args.ks.split(",")))
     print(f"\n(total wall time {time.perf_counter() - start:.0f} s)")

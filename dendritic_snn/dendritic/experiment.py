@@ -155,18 +155,20 @@ class Experiment:
         before the neuron's spikes). With ``in_p_rate_target`` = n* > 0 the held sum itself
         follows the neuron's spike count n in the presentation (``counts``),
 
-        .. math:: S \\leftarrow S\\,\\sqrt{(n^* + 1/2)/(n + 1/2)},
+        .. math:: S \\leftarrow S\\,\\mathrm{clip}\\left(\\sqrt{(n^* + 1/2)/(n + 1/2)},
+                  1/1.1,\\ 1.1\\right),
 
-        a slow homeostasis of the rate (as concentrating the weights on coincident inputs
-        makes the neuron fire more). Both are homeostatic constraints, not in the paper.
+        a slow homeostasis of the rate (concentrating the weights on coincident inputs makes
+        the neuron fire more): at most 10 % per presentation, since a faster one oscillates
+        through the top-down loop (silent and bursting presentations in turn). Both are
+        homeostatic constraints, not in the paper.
         """
         if not self.cfg.get("in_p_scaling"):
             return
         target = float(self.cfg.get("in_p_rate_target", 0) or 0)
         if target > 0:
-            self.input_weight_sums = self.input_weight_sums * np.sqrt(
-                (target + 0.5) / (np.asarray(counts, float) + 0.5)
-            )
+            step = np.sqrt((target + 0.5) / (np.asarray(counts, float) + 0.5))
+            self.input_weight_sums = self.input_weight_sums * np.clip(step, 1 / 1.1, 1.1)
         w = self.weights["in_p"].reshape(self.shape["in_p"])
         total = w.sum(axis=0)
         gain = np.where(total > 0, self.input_weight_sums / np.maximum(total, 1e-30), 1.0)
