@@ -220,6 +220,27 @@ def test_pattern_discrimination_learns(tmp_path):
         assert (tmp_path / name).exists()
 
 
+@pytest.mark.slow
+def test_pattern_recognition_learns(tmp_path):
+    """End to end on the cpp_standalone build (spike-timing hidden rule). Seed 2 is one of the
+    seeds that learn (bench/dendritic_benchmark.py --only rec reports all 10; seed 1 does NOT
+    reach this, see the README): after learning the readout responds to the trained pattern
+    (L) and more than to the deviant (D), and so do the pyramidal neurons. With the input ->
+    P learning off (the benchmark's rec0 ablation) the same chip responds more to the deviant,
+    so the selectivity is learned, not drawn."""
+    from dendritic_snn.runners.api import run_task
+
+    res = run_task("pattern_recognition", seed=2, out=tmp_path / "on", progress=False)
+    m = res["metrics"]
+    assert m["L"] > 1.5 and m["D"] > 1.5, m
+    assert m["pyramidal_rate_hz"]["after"] > 1.5 * m["pyramidal_rate_hz"]["deviant"], m
+    for name in res["plots"]:
+        assert (tmp_path / "on" / name).exists()
+    off = run_task("pattern_recognition", seed=2, out=tmp_path / "off", progress=False,
+                   overrides={"lr_in_p": 0.0})["metrics"]  # fmt: skip
+    assert off["D"] < 1.0, off
+
+
 def test_topdown_signs_balanced():
     from dendritic_snn.dendritic.experiment import topdown_signs
 

@@ -3,6 +3,12 @@
 Phases (one readout, 2 pyramidal neurons, 1 interneuron): ``before`` (pattern, no teacher, no
 plasticity), ``train`` (pattern with the 900 Hz teacher, plasticity on), ``after`` (pattern,
 no teacher), ``pause`` (silence), ``deviant`` (a new pattern with identical statistics).
+Before the ``before`` phase the chip is tuned without labels on the trained pattern (hidden
+gains, teacher and top-down gains, as the config asks); between ``train`` and ``after`` the
+hidden gain calibration runs again (``recalibrate_after_training``, homeostasis), so the
+pyramidal neurons fire as often to the trained pattern as before training and only the learned
+distribution of their input weights (Eq. 3 at their spikes, ``in_p_rule: post``) can make
+them prefer it to the deviant.
 The readout "calcium" is its spike train low-pass filtered with 200 ms;
 ``L = mean calcium(after) / mean calcium(before)``, ``D = mean calcium(after) /
 mean calcium(deviant)``, computed from the readout spikes inside each phase (no carry-over of
