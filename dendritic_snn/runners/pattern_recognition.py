@@ -56,6 +56,7 @@ def run(ctx: RunContext) -> TaskOutput:
     rng = ctx.rng("presentations")
     rasters = {"R": ([], []), "P": ([], []), "I": ([], [])}
     updates, errors, events_train, events_test = [], [], [], []
+    by_proj: dict[str, list[int]] = {proj: [] for proj in PLASTIC}
     recalib: list[float] = []
     for n, (phase, pat) in enumerate(tqdm(schedule, desc="present", disable=not ctx.progress,
                                           unit="pres")):  # fmt: skip
@@ -69,6 +70,8 @@ def run(ctx: RunContext) -> TaskOutput:
         p = exp.present(pat, 0 if learn else None, learn=learn, keep_spikes=True)
         if learn:
             updates.append(sum(p.updates.values()))
+            for proj in PLASTIC:
+                by_proj[proj].append(p.updates[proj])
             errors.append(p.error_R)
             events_train.append(p.events)
         elif pat is not None:
@@ -130,6 +133,14 @@ def run(ctx: RunContext) -> TaskOutput:
         "pyramidal_rate_hz": {ph: hidden_rate(ph) for ph in rate},
         **learning_trend(updates, errors),
         "weight_updates_per_presentation": [int(u) for u in updates],
+        # first and last third per plastic projection (which one stops learning)
+        "weight_updates_per_presentation_by_projection": {
+            proj: [
+                learning_trend(u)[f"weight_updates_per_presentation_{k}_third"]
+                for k in ("first", "last")
+            ]
+            for proj, u in by_proj.items()
+        },  # fmt: skip
         "calibration_mean_P_spikes": calib["P"],
         "recalibration_mean_P_spikes": recalib,
         "topdown_calibration_mean_P_spikes": calib.get("topdown", []),
