@@ -74,6 +74,10 @@ outside the band when eta < 1; with eta = 1 it is continuous.) The errors are
 * I -> P lateral: ``e = I_Ahat / I_ref`` (drive the apical compartment to zero, Sacramento's
   rule 9; a positive apical current strengthens the inhibition).
 
+With ``Structure.in_p_rule = "post"`` the input -> P rule is instead evaluated at the
+*pyramidal* spikes, each input weighted by its synaptic trace (:func:`_in_p_on_post`; used by
+``pattern_recognition``).
+
 ``I_pred`` is the dendritic prediction ``c_B I_B`` passed through the same somatic low-pass
 ``tau_S`` (and ``I_Ahat`` the apical current through it). Without nudging ``I_S == I_pred``
 exactly, so the error is the filtered nudge; comparing ``I_S`` with the *unfiltered*
