@@ -149,7 +149,7 @@ class Experiment:
         """Synaptic scaling of the input -> P weights (task option ``in_p_scaling``).
 
         After every learning presentation each pyramidal neuron's input weights are scaled
-        so that their sum is :attr:`input_weight_sums` (set by the calibration), then
+        so that their sum is :attr:`input_weight_sums` (set by :meth:`calibrate_hidden`), then
         clipped to ``[0, w_max]``: the total basal drive is held, so Eq. 3 can only move
         weight between the inputs (with the ``"post"`` rule, onto the inputs that coincide
         before the neuron's spikes). With ``in_p_rate_target`` = n* > 0 the held sum itself
@@ -169,11 +169,16 @@ class Experiment:
         if target > 0:
             step = np.sqrt((target + 0.5) / (np.asarray(counts, float) + 0.5))
             self.input_weight_sums = self.input_weight_sums * np.clip(step, 1 / 1.1, 1.1)
-        w = self.weights["in_p"].reshape(self.shape["in_p"])
-        total = w.sum(axis=0)
-        gain = np.where(total > 0, self.input_weight_sums / np.maximum(total, 1e-30), 1.0)
-        w = np.clip(w * gain[None, :], 0, self.plast.w_max["in_p"])
-        self.weights["in_p"] = w.ravel()
+        self._scale_sums("in_p", self.input_weight_sums)
+
+    def _scale_sums(self, proj: str, sums: np.ndarray, gain: np.ndarray | float = 1.0) -> None:
+        """Scale each postsynaptic neuron's weights of ``proj`` so that their sum times
+        ``gain`` is ``sums`` (a neuron with no weight is left alone), then clip to
+        ``[0, w_max]``."""
+        w = self.weights[proj].reshape(self.shape[proj])
+        total = w.sum(axis=0) * gain
+        factor = np.where(total > 0, sums / np.where(total > 0, total, 1.0), 1.0)
+        self.weights[proj] = np.clip(w * factor[None, :], 0, self.plast.w_max[proj]).ravel()
 
     def calibrate(self, patterns: list) -> dict[str, list[float]]:
         """The unsupervised calibrations the config asks for, on unlabelled ``patterns``.
@@ -187,7 +192,6 @@ class Experiment:
         out: dict[str, list[float]] = {"P": [], "R": []}
         if cfg.get("calibrate_spikes", 0) > 0:
             out["P"] = self.calibrate_hidden(patterns, float(cfg["calibrate_spikes"]), iters)
-        self.input_weight_sums = self._input_sums()
         if cfg.get("calibrate_readout_spikes", 0) > 0 and cfg.get("w_pr_sum"):
             out["R"] = self.calibrate_readouts(patterns, float(cfg["calibrate_readout_spikes"]),
                                                iters)  # fmt: skip
@@ -215,6 +219,7 @@ class Experiment:
 
         best, history = bracket_gains(counts, self.st.n_p, target, iters)
         set_gain(best)
+        self.input_weight_sums = self._input_sums()
         return history
 
     def calibrate_teacher(
@@ -229,17 +234,18 @@ class Experiment:
         between chips, down to a readout the teacher cannot make fire. Returns the taught
         readout's spike count at each step.
         """
-        goal = rate_hz * self.st.duration
         gain0 = self.teacher_gain.copy()
 
-        def counts(gain):
+        def set_gain(gain):
             self.teacher_gain = gain0.copy()
-            self.teacher_gain[target] = gain0[target] * gain[0]
+            self.teacher_gain[target] *= gain[0]
+
+        def counts(gain):
+            set_gain(gain)
             return self._mean_counts([pattern], "R", target)[[target]]
 
-        best, history = bracket_gains(counts, 1, goal, iters)
-        self.teacher_gain = gain0.copy()
-        self.teacher_gain[target] = gain0[target] * best[0]
+        best, history = bracket_gains(counts, 1, rate_hz * self.st.duration, iters)
+        set_gain(best)
         return history
 
     def calibrate_topdown(self, pattern, target: int, ratio: float, iters: int = 8) -> list[float]:
@@ -319,11 +325,7 @@ class Experiment:
         target = self.cfg.get("w_pr_sum")
         if not target:
             return
-        w = self.weights["p_r"].reshape(self.shape["p_r"])
-        total = w.sum(axis=0) * self.readout_gain
-        gain = np.where(total > 0, float(target) / np.maximum(total, 1e-12), 1.0)
-        w = np.clip(w * gain[None, :], 0, self.plast.w_max["p_r"])
-        self.weights["p_r"] = w.ravel()
+        self._scale_sums("p_r", float(target), self.readout_gain)
 
     def stimulus(self, pattern: SpikePattern | None) -> np.ndarray:
         stim = np.zeros((self.st.n_steps, self.st.n_in))

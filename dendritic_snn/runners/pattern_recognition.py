@@ -55,7 +55,7 @@ def run(ctx: RunContext) -> TaskOutput:
                 + [("deviant", deviant)] * n_ph)  # fmt: skip
     rng = ctx.rng("presentations")
     rasters = {"R": ([], []), "P": ([], []), "I": ([], [])}
-    updates, errors, events_train, events_test = [], [], [], []
+    errors, events_train, events_test = [], [], []
     by_proj: dict[str, list[int]] = {proj: [] for proj in PLASTIC}
     recalib: list[float] = []
     for n, (phase, pat) in enumerate(tqdm(schedule, desc="present", disable=not ctx.progress,
@@ -69,7 +69,6 @@ def run(ctx: RunContext) -> TaskOutput:
         learn = phase == "train"
         p = exp.present(pat, 0 if learn else None, learn=learn, keep_spikes=True)
         if learn:
-            updates.append(sum(p.updates.values()))
             for proj in PLASTIC:
                 by_proj[proj].append(p.updates[proj])
             errors.append(p.error_R)
@@ -81,6 +80,8 @@ def run(ctx: RunContext) -> TaskOutput:
             rasters[pop][0].append(i)
             rasters[pop][1].append(t + n * st.duration)
     rast = {k: (np.concatenate(v[0]), np.concatenate(v[1])) for k, v in rasters.items()}
+    updates = np.sum([by_proj[proj] for proj in PLASTIC], axis=0)
+    trends = {proj: learning_trend(u) for proj, u in by_proj.items()}
     t_end = len(schedule) * st.duration
     t, ca = calcium_trace(rast["R"][1], t_end)
     bounds, start = {}, 0
@@ -90,16 +91,15 @@ def run(ctx: RunContext) -> TaskOutput:
         start += count
     floor = 0.5 / (n_ph * st.duration)  # half a spike per phase, in Hz
 
+    def spike_rate(pop, phase):  # spikes of pop in the phase per second (all neurons)
+        a, b = bounds[phase]
+        return float(np.sum((rast[pop][1] >= a) & (rast[pop][1] < b)) / (b - a))
+
     def phase_mean(phase):
         a, b = bounds[phase]
-        spikes = np.sum((rast["R"][1] >= a) & (rast["R"][1] < b))
-        return max(spikes / (b - a), floor), float(ca[(t >= a) & (t < b)].mean())
+        return max(spike_rate("R", phase), floor), float(ca[(t >= a) & (t < b)].mean())
 
     rate = {ph: phase_mean(ph) for ph in ("before", "after", "deviant", "train")}
-
-    def hidden_rate(phase):  # mean pyramidal rate in a phase (Hz)
-        a, b = bounds[phase]
-        return float(np.sum((rast["P"][1] >= a) & (rast["P"][1] < b)) / (b - a) / st.n_p)
 
     # ratios of the readout rate within each phase (= the calcium trace averaged over the
     # phase without the carry-over of the previous phase's calcium, which would otherwise make
@@ -130,17 +130,14 @@ def run(ctx: RunContext) -> TaskOutput:
         "D": D,
         "readout_rate_hz": {ph: rate[ph][0] for ph in rate},
         "readout_calcium_mean_hz": {ph: rate[ph][1] for ph in rate},
-        "pyramidal_rate_hz": {ph: hidden_rate(ph) for ph in rate},
+        "pyramidal_rate_hz": {ph: spike_rate("P", ph) / st.n_p for ph in rate},
         **learning_trend(updates, errors),
         "weight_updates_per_presentation": [int(u) for u in updates],
         # first and last third per plastic projection (which one stops learning)
         "weight_updates_per_presentation_by_projection": {
-            proj: [
-                learning_trend(u)[f"weight_updates_per_presentation_{k}_third"]
-                for k in ("first", "last")
-            ]
-            for proj, u in by_proj.items()
-        },  # fmt: skip
+            proj: [trend[f"weight_updates_per_presentation_{k}_third"] for k in ("first", "last")]
+            for proj, trend in trends.items()
+        },
         "calibration_mean_P_spikes": calib["P"],
         "recalibration_mean_P_spikes": recalib,
         "topdown_calibration_mean_P_spikes": calib.get("topdown", []),
