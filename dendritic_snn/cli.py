@@ -1,7 +1,8 @@
 """``dsnn``: run learning experiments on simulated neuromorphic hardware.
 
-Bad input (a broken profile, an unknown task or flag value) prints one line naming what is
-wrong and exits with code 2; nothing is left half-written.
+Bad input (a broken profile, an unknown task, a flag or ``--set`` value of the wrong type or
+out of range, an unwritable ``--out``) prints one line naming what is wrong and exits with
+code 2; no run directory is left behind.
 """
 
 from __future__ import annotations
@@ -16,12 +17,30 @@ from .errors import DsnnError
 from .hardware.blocks import BLOCK_MODELS
 from .hardware.profiles import list_profiles, load_profile
 from .hardware.units import format_quantity
+from .runners.api import SEED_MAX
 
 EXIT_BAD_INPUT = 2
 
 
 class _Group(click.Group):
-    """Turn :class:`DsnnError` into one line on stderr and exit code 2."""
+    """Turn :class:`DsnnError` and click's usage errors into one line on stderr, exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as err:
+            err.show()
+            sys.exit(EXIT_BAD_INPUT)
+        except click.ClickException as err:
+            message = " ".join(err.format_message().split())
+            click.echo(f"dsnn: error: {message}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.Abort:
+            click.echo("dsnn: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -113,15 +132,20 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
 )
 @click.option(
     "--mismatch",
-    type=float,
+    type=click.FloatRange(0.0, 1.0, max_open=True),
     metavar="SIGMA",
-    help="Relative device mismatch, overriding the profile's (e.g. 0.2 = 20 %).",
+    help="Relative device mismatch in [0, 1), overriding the profile's (e.g. 0.2 = 20 %).",
 )
-@click.option("--seed", type=int, default=0, help="Seed for the chip, the data and learning.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, SEED_MAX),
+    default=0,
+    help=f"Seed for the chip, the data and learning, in [0, {SEED_MAX}].",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Run directory [default: runs/<task>-<timestamp>].",
+    help="Run directory [default: runs/<task>-<timestamp>]; created only if the run succeeds.",
 )
 @click.option(
     "--set",
@@ -130,22 +154,33 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
     metavar="KEY=VALUE",
     help="Change a task-spec field (repeatable); see 'dsnn task NAME --show-config'.",
 )
-@click.option("--epochs", type=int, help="Training epochs (epoch-based tasks).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Training epochs (epoch-based tasks).")
 @click.option("--dataset", help="Dataset tasks: mnist | mnist5k | fashion-mnist.")
 @click.option(
     "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
     help="Directory of IDX files for the training split.",
 )
 @click.option(
     "--test-data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
     help="Directory of IDX files for the test split (e.g. the official MNIST test set).",
 )
 @click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoint.")
-@click.option("--show-config", is_flag=True, help="Print the task's spec and defaults, then exit.")
+@click.option(
+    "--show-config",
+    is_flag=True,
+    help="Print the task's fields (default, type, unit, valid range), then exit.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check every input and print the resolved config; run nothing, write nothing.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def task(name, learner, profile_name, mismatch, seed, out, sets, show_config, quiet, **shorthand):
+def task(
+    name, learner, profile_name, mismatch, seed, out, sets, show_config, dry_run, quiet, **shorthand
+):
     """Run task NAME and write a run directory (result.json, arrays.npz, PNG plots).
 
     Tasks: run 'dsnn tasks' for the list. --epochs, --dataset, --data-dir, --test-data-dir
@@ -155,8 +190,7 @@ def task(name, learner, profile_name, mismatch, seed, out, sets, show_config, qu
     from .runners.spec import load_task_spec
 
     if show_config:
-        spec = load_task_spec(name)
-        click.echo(yaml.safe_dump(spec.model_dump(), sort_keys=False).rstrip())
+        _show_config(load_task_spec(name))
         return
     overrides = _parse_sets(sets)
     for key, value in shorthand.items():
@@ -171,9 +205,39 @@ def task(name, learner, profile_name, mismatch, seed, out, sets, show_config, qu
         out=out,
         overrides=overrides,
         progress=not quiet,
+        dry_run=dry_run,
     )
+    if dry_run:
+        click.echo(yaml.safe_dump(result, sort_keys=False).rstrip())
+        click.echo("dry run: inputs are valid; nothing was run or written")
+        return
     click.echo(result["summary"])
     click.echo(f"run directory: {result['run_dir']}")
+
+
+def _show_config(spec) -> None:
+    """One row per config field: name, default, type and range, unit, meaning."""
+    from .runners.spec import field_comments
+
+    comments = field_comments(spec.task)
+    click.echo(f"{spec.task}: {spec.description}")
+    others = ", ".join(f"{k}: {v}" for k, v in spec.learner_profiles.items())
+    click.echo(
+        f"learners: {', '.join(spec.learners)} (default {spec.default_learner}); "
+        f"default profile: {spec.default_profile}" + (f" ({others})" if others else "")
+    )
+    rows = [("field", "default", "type and valid range", "meaning")]
+    for key, field in spec.fields.items():
+        default = yaml.safe_dump(spec.config[key], default_flow_style=True).strip()
+        default = default.removesuffix("\n...").removesuffix(" ...")
+        rows.append((key, default, field.describe(), comments.get(key, "")))
+    widths = [min(max(len(row[i]) for row in rows), 26) for i in range(3)]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(3)]
+        click.echo("  ".join([*cells, row[3]]).rstrip())
+    if spec.order:
+        pairs = ", ".join(f"{a} < {b}" for a, b in spec.order)
+        click.echo(f"constraints: {pairs}")
 
 
 @main.command("tasks")

@@ -1,5 +1,10 @@
 """Run directories: ``result.json``, arrays (``.npz``) and plots, written atomically.
 
+A run writes into a hidden staging directory beside its final path and the staging directory
+is renamed to the final path only when the run succeeded (:func:`run_directory`), so a refused
+or failed run leaves nothing behind and a run directory that exists is complete. Every file
+gets the permissions of a normally created file (``0666`` minus the umask, usually ``0644``).
+
 The keys of ``result.json`` are a stable contract (studies and users' scripts read them):
 ``task``, ``learner``, ``profile`` {``name``, ``sha256``}, ``seed``, ``mismatch``, ``config``,
 ``metrics``, ``energy`` {``per_inference_J``, ``per_training_example_J``, ``breakdown``},
@@ -12,14 +17,22 @@ import datetime as _dt
 import json
 import os
 import platform
+import secrets
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .errors import DsnnError
+
 RESULT_FILE = "result.json"
+#: Files that keep a failed run's directory: a checkpoint from which ``--resume`` continues.
+KEEP_ON_FAILURE = ("checkpoint.npz",)
 REQUIRED_KEYS = (
     "task",
     "learner",
@@ -45,6 +58,13 @@ def versions() -> dict[str, str]:
     return out
 
 
+def file_mode() -> int:
+    """Permissions of a normally created file: ``0o666`` minus the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _atomic_write(path: Path, write) -> None:
     """Write via a temporary file in the same directory, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +74,7 @@ def _atomic_write(path: Path, write) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -123,3 +144,98 @@ def default_run_dir(task: str, root: Path | str = "runs") -> Path:
     while path.exists():
         path, k = Path(f"{base}-{k}"), k + 1
     return path
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """Ancestors of ``path`` that do not exist yet, outermost first."""
+    missing = []
+    for parent in Path(path).absolute().parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    return missing[::-1]
+
+
+def _stage(run_dir: Path) -> tuple[Path, list[Path]]:
+    """Make the directory a run writes into: ``run_dir`` itself if it exists (after checking
+    that it is writable), else a fresh hidden staging directory beside it. Also returns the
+    parent directories made for it."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DsnnError(f"--out {run_dir}: exists and is not a directory")
+    if run_dir.is_dir():
+        try:
+            tempfile.TemporaryFile(dir=run_dir).close()
+        except OSError as err:
+            raise DsnnError(f"--out {run_dir}: cannot write there ({err.strerror})") from None
+        return run_dir, []
+    made = _missing_parents(run_dir)
+    stage = run_dir.parent / f".{run_dir.name}.partial-{secrets.token_hex(4)}"
+    try:
+        for parent in made:
+            parent.mkdir()
+        stage.mkdir()
+    except OSError as err:
+        _remove_empty(made)
+        raise DsnnError(f"--out {run_dir}: cannot create ({err.strerror})") from None
+    return stage, made
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    for path in reversed(dirs):
+        try:
+            path.rmdir()
+        except OSError:
+            break
+
+
+def check_writable(run_dir: Path) -> None:
+    """Refuse a run directory that cannot be created or written, and leave nothing behind.
+
+    Raises
+    ------
+    DsnnError
+        ``--out PATH: reason`` in one line.
+    """
+    run_dir = Path(run_dir)
+    work, made = _stage(run_dir)
+    if work != run_dir:
+        work.rmdir()
+        _remove_empty(made)
+
+
+@contextmanager
+def run_directory(run_dir: Path) -> Iterator[Path]:
+    """The directory a run writes into; ``run_dir`` exists afterwards only if the run succeeded.
+
+    A new run writes into a hidden staging directory ``.<name>.partial-<token>`` beside
+    ``run_dir`` that is renamed to ``run_dir`` when the block ends without an exception. On an
+    exception the staging directory and any parent directories made for it are removed, unless
+    the run left a checkpoint (:data:`KEEP_ON_FAILURE`): then it becomes ``run_dir`` so that
+    ``--resume`` can continue it. An existing ``run_dir`` (resuming, or a directory the user
+    made) is written in place and never removed.
+
+    Raises
+    ------
+    DsnnError
+        If the directory cannot be created (``--out PATH: reason``).
+    """
+    run_dir = Path(run_dir)
+    work, made = _stage(run_dir)
+    if work == run_dir:
+        yield run_dir
+        return
+    try:
+        yield work
+    except BaseException:
+        if any((work / name).exists() for name in KEEP_ON_FAILURE) and not run_dir.exists():
+            os.rename(work, run_dir)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            _remove_empty(made)
+        raise
+    try:
+        os.rename(work, run_dir)
+    except OSError as err:
+        shutil.rmtree(work, ignore_errors=True)
+        _remove_empty(made)
+        raise DsnnError(f"--out {run_dir}: cannot create ({err.strerror})") from None

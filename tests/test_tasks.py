@@ -1,6 +1,8 @@
 """The task contract: run directory, result.json keys, overrides and bad-input handling."""
 
 import json
+import os
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from dendritic_snn.cli import main
 from dendritic_snn.errors import DsnnError
 from dendritic_snn.hardware.profiles import load_profile
 from dendritic_snn.results import REQUIRED_KEYS, read_result
+from dendritic_snn.runners.spec import load_task_spec
 
 SMALL = {"n_currents": 3, "instances": 3, "duration": 200}
 
@@ -61,7 +64,30 @@ def test_profile_swap_cmos45(tmp_path):
         (["task", "fi_curve", "--set", "nonsense=1"], "has no field 'nonsense'"),
         (["task", "fi_curve", "--set", "instances=many"], "expected int"),
         (["task", "fi_curve", "--set", "instances"], "expected key=value"),
-        (["task", "fi_curve", "--mismatch", "1.5"], "must be in [0, 1)"),
+        (["task", "fi_curve", "--mismatch", "1.5"], "not in the range 0.0<=x<1.0"),
+        (["task", "fi_curve", "--mismatch", "nan"], "must be in [0, 1)"),
+        (["task", "fi_curve", "--seed", "-1"], "'--seed': -1 is not in the range"),
+        (["task", "fi_curve", "--epochs", "0"], "'--epochs': 0 is not in the range"),
+        (["task", "fi_curve", "--no-such-flag"], "No such option"),
+        (["task", "fi_curve", "--set", "n_currents=0"], "n_currents is int in [2, 1000]"),
+        (["task", "fi_curve", "--set", "duration=-5"], "out of range; duration is float in (0,"),
+        (["task", "fi_curve", "--set", "duration=.nan"], "not a finite number"),
+        (
+            ["task", "pattern_discrimination", "--set", "patterns=0"],
+            "--set patterns=0: out of range; patterns is int in [2, 32]",
+        ),
+        (["task", "pattern_discrimination", "--set", "patterns=1000"], "patterns=1000"),
+        (["task", "pattern_discrimination", "--set", "deletion=1.5"], "float in [0, 1]"),
+        (["task", "pattern_discrimination", "--set", "backend=gpu"], "one of standalone"),
+        (["task", "pattern_discrimination", "--set", "teach_nontarget=1"], "expected bool"),
+        (["task", "mnist", "--set", "hidden=[0]"], "out of range at item 0"),
+        (["task", "mnist", "--set", "hidden=[]"], "wrong number of items"),
+        (["task", "mnist", "--set", "dendritic_pool=3"], "one of 1 | 2 | 4 | 7 | 14 | 28"),
+        (["task", "mnist", "--data-dir", "/no/such/dir"], "does not exist"),
+        (
+            ["task", "pattern_recognition", "--set", "E_lo_nA=20", "--set", "E_hi_nA=10"],
+            "--set E_lo_nA=20.0: must be below E_hi_nA (= 10.0)",
+        ),
         (["task", "fi_curve", "--profile", "nope"], "no such profile"),
         (["task", "fi_curve", "--learner", "backprop"], "runs with"),
         (["task", "fi_curve", "--profile", "memcap_180nm"], "supported: dpi_neuron"),
@@ -73,12 +99,71 @@ def test_bad_task_input_one_line(tmp_path, args, message):
     assert message in result.output
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+    assert not list(tmp_path.iterdir())
+
+
+def test_unwritable_out_is_refused(tmp_path):
+    result = CliRunner().invoke(
+        main, ["task", "fi_curve", "--out", "/proc/forbidden/x", "--set", "instances=2"]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "dsnn: error: --out /proc/forbidden/x: cannot create (No such file or directory)"
+    )
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["task", "fi_curve", "--out", str(blocker / "run")])
+    assert result.exit_code == 2 and "cannot create (Not a directory)" in result.output
+
+
+def test_every_field_has_type_unit_and_range():
+    for name in list_tasks():
+        spec = load_task_spec(name)
+        assert set(spec.fields) == set(spec.config), name
+        for key, field in spec.fields.items():
+            if field.type in ("int", "float") and not field.choices:
+                assert field.range is not None, f"{name}.{key} has no range"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"schema": {}}, "(top level): schema: no entry for config field(s) current_max_A,"),
+        ({"schema_extra": "ghost"}, "entry for unknown config field(s) ghost"),
+        ({"config_value": ("instances", 0)}, "default instances=0: out of range"),
+    ],
+)
+def test_broken_spec_schema_is_refused(tmp_path, monkeypatch, change, message):
+    import yaml
+
+    from dendritic_snn.runners import spec as spec_module
+
+    raw = yaml.safe_load((spec_module.builtin_task_dir() / "fi_curve.yaml").read_text())
+    if "schema" in change:
+        raw["schema"] = change["schema"]
+    if "schema_extra" in change:
+        raw["schema"][change["schema_extra"]] = {"type": "int"}
+    if "config_value" in change:
+        key, value = change["config_value"]
+        raw["config"][key] = value
+    (tmp_path / "fi_curve.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setattr(spec_module, "builtin_task_dir", lambda: tmp_path)
+    with pytest.raises(DsnnError, match=re.escape(message)):
+        load_task_spec("fi_curve")
 
 
 def test_show_config_and_task_list():
     runner = CliRunner()
     shown = runner.invoke(main, ["task", "fi_curve", "--show-config"])
     assert shown.exit_code == 0 and "n_currents" in shown.output
+    assert "float in (0, 0.001] A, or null" in shown.output  # type, range and unit
+    assert "mismatched neurons per current" in shown.output  # the field's meaning
+    shown = runner.invoke(main, ["task", "pattern_discrimination", "--show-config"])
+    assert "constraints: E_lo_nA < E_hi_nA" in shown.output
+    row = next(line for line in shown.output.splitlines() if line.startswith("phi_th_nA "))
+    assert row.split()[:6] == ["phi_th_nA", "4.0", "float", "in", "[0,", "1000]"]
+    assert " nA " in row
     assert "fi_curve" in list_tasks()
     listed = runner.invoke(main, ["tasks"])
     assert listed.exit_code == 0 and "fi_curve" in listed.output
@@ -98,3 +183,52 @@ def test_result_json_is_written_atomically(tmp_path, monkeypatch):
     assert (tmp_path / "result.json").read_text() == before
     assert json.loads(before)["task"] == "fi_curve"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_failed_run_leaves_no_directory(tmp_path, monkeypatch):
+    import dendritic_snn.runners.fi_curve as runner
+
+    def boom(ctx):
+        (ctx.out / "half.png").write_text("partial")
+        raise DsnnError("simulated failure")
+
+    monkeypatch.setattr(runner, "run", boom)
+    with pytest.raises(DsnnError, match="simulated failure"):
+        run_task("fi_curve", out=tmp_path / "a" / "b" / "run", overrides=SMALL, progress=False)
+    assert not list(tmp_path.iterdir())  # neither the run nor the parents made for it
+
+
+def test_failed_run_with_checkpoint_is_kept_for_resume(tmp_path, monkeypatch):
+    import dendritic_snn.runners.fi_curve as runner
+
+    def interrupted(ctx):
+        (ctx.out / "checkpoint.npz").write_bytes(b"epoch 3")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_task("fi_curve", out=tmp_path / "run", overrides=SMALL, progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["checkpoint.npz"]
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    result = CliRunner().invoke(
+        main, ["task", "fi_curve", "--dry-run", "--out", str(tmp_path / "x" / "run")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "n_currents: 8" in result.output and "nothing was run" in result.output
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
+def test_run_files_readable_like_normal_files(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        run_task("fi_curve", out=tmp_path / "run", overrides=SMALL, progress=False)
+    finally:
+        os.umask(old)
+    files = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "run").iterdir()}
+    assert set(files) == {"result.json", "arrays.npz", "fi_curve.png"}
+    assert set(files.values()) == {mode}, files
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o777 & ~umask

@@ -19,7 +19,14 @@ import numpy as np
 
 from ..errors import DsnnError
 from ..hardware.profiles import Profile, load_profile
-from ..results import default_run_dir, versions, write_arrays, write_json
+from ..results import (
+    check_writable,
+    default_run_dir,
+    run_directory,
+    versions,
+    write_arrays,
+    write_json,
+)
 from ..seeding import seeded_rng
 from .spec import apply_overrides, list_task_specs, load_task_spec
 
@@ -54,6 +61,10 @@ class TaskOutput:
     examples: int = 0
 
 
+#: Largest seed: seeds are 32-bit (NumPy ``SeedSequence`` entropy, Brian2's generator).
+SEED_MAX = 2**32 - 1
+
+
 def list_tasks() -> list[str]:
     """Names of the built-in tasks."""
     return list_task_specs()
@@ -85,6 +96,7 @@ def run_task(
     out: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
+    dry_run: bool = False,
 ) -> dict:
     """Run one task and write its run directory.
 
@@ -106,11 +118,20 @@ def run_task(
         Config fields to change (``--set key=value``).
     progress
         Show progress bars.
+    dry_run
+        Only resolve and check the inputs (task, learner, profile, config, run directory) and
+        return them; nothing is run or written.
 
     Returns
     -------
     dict
         The content written to ``result.json``, plus ``run_dir``.
+
+    Raises
+    ------
+    DsnnError
+        For bad input (one line); then no run directory is left behind, nor after a failed
+        run unless it saved a checkpoint to resume from.
     """
     spec = load_task_spec(task)
     learner = learner or spec.default_learner
@@ -120,37 +141,44 @@ def run_task(
         profile = load_profile(profile or spec.profile_for(learner))
     prof = profile
     if mismatch is not None:
-        if not 0.0 <= mismatch < 1.0:
+        if isinstance(mismatch, bool) or not 0.0 <= mismatch < 1.0:
             raise DsnnError(f"--mismatch {mismatch}: must be in [0, 1)")
         prof = prof.with_mismatch(mismatch)
+    if isinstance(seed, bool) or not 0 <= int(seed) <= SEED_MAX:
+        raise DsnnError(f"--seed {seed}: must be an integer in [0, {SEED_MAX}]")
     config = apply_overrides(spec.config, overrides or {}, task)
     run_dir = Path(out) if out is not None else default_run_dir(task)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(task, learner, prof, int(seed), config, run_dir, progress)
+    if dry_run:
+        check_writable(run_dir)
+        return {"task": task, "learner": learner, "profile": {"name": prof.name,
+                "sha256": prof.sha256}, "seed": int(seed),
+                "mismatch": prof.model.mismatch.sigma, "config": config,
+                "run_dir": str(run_dir)}  # fmt: skip
+    with run_directory(run_dir) as work:
+        ctx = RunContext(task, learner, prof, int(seed), config, work, progress)
+        start = time.perf_counter()
+        output = _runner(task, learner)(ctx)
+        wall = time.perf_counter() - start
 
-    start = time.perf_counter()
-    output = _runner(task, learner)(ctx)
-    wall = time.perf_counter() - start
-
-    if output.arrays:
-        write_arrays(run_dir / "arrays.npz", **output.arrays)
-    result = {
-        "task": task,
-        "learner": learner,
-        "profile": {"name": prof.name, "sha256": prof.sha256},
-        "seed": ctx.seed,
-        "mismatch": prof.model.mismatch.sigma,
-        "config": config,
-        "metrics": output.metrics,
-        "energy": output.energy,
-        "timing": {
-            "wall_s": wall,
-            "build_s": output.build_s,
-            "examples_per_s": output.examples / wall if output.examples and wall > 0 else None,
-        },
-        "versions": versions(),
-        "summary": output.summary,
-        "plots": output.plots,
-    }
-    write_json(run_dir / "result.json", result)
+        if output.arrays:
+            write_arrays(work / "arrays.npz", **output.arrays)
+        result = {
+            "task": task,
+            "learner": learner,
+            "profile": {"name": prof.name, "sha256": prof.sha256},
+            "seed": ctx.seed,
+            "mismatch": prof.model.mismatch.sigma,
+            "config": config,
+            "metrics": output.metrics,
+            "energy": output.energy,
+            "timing": {
+                "wall_s": wall,
+                "build_s": output.build_s,
+                "examples_per_s": output.examples / wall if output.examples and wall > 0 else None,
+            },
+            "versions": versions(),
+            "summary": output.summary,
+            "plots": output.plots,
+        }
+        write_json(work / "result.json", result)
     return {**result, "run_dir": str(run_dir)}

@@ -1,21 +1,24 @@
 """Task specs: the built-in ``tasks/<name>.yaml`` files and ``--set key=value`` overrides.
 
-A spec names the task, the learners that can run it, its default learner and profile, and a
-flat ``config`` mapping of every tunable field with its default. ``--set`` may only change a
-field the spec declares, with a value of the same type.
+A spec names the task, the learners that can run it, its default learner and profile, a
+flat ``config`` mapping of every tunable field with its default, and a ``schema`` section
+giving each field's type, unit and valid range (:mod:`.config_schema`). ``--set`` may only
+change a field the spec declares, with a value of its type inside its range.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import DsnnError
 from ..resources import builtin_dir
+from .config_schema import FieldSchema, check_config
 
 
 class TaskSpec(BaseModel):
@@ -32,6 +35,32 @@ class TaskSpec(BaseModel):
         default_factory=dict, description="default profile per learner, where it differs"
     )
     config: dict[str, Any] = Field(default_factory=dict)
+    schema_: dict[str, FieldSchema] = Field(default_factory=dict, alias="schema")
+    order: list[tuple[str, str]] = Field(
+        default_factory=list, description="pairs of fields that must satisfy a < b"
+    )
+
+    @model_validator(mode="after")
+    def _schema_matches_config(self) -> TaskSpec:
+        missing = sorted(set(self.config) - set(self.schema_))
+        if missing:
+            raise ValueError(f"schema: no entry for config field(s) {', '.join(missing)}")
+        extra = sorted(set(self.schema_) - set(self.config))
+        if extra:
+            raise ValueError(f"schema: entry for unknown config field(s) {', '.join(extra)}")
+        for pair in self.order:
+            for key in pair:
+                if key not in self.config:
+                    raise ValueError(f"order: unknown config field '{key}'")
+        for key, value in self.config.items():
+            if value is None:
+                self.schema_[key].nullable = True
+        return self
+
+    @property
+    def fields(self) -> dict[str, FieldSchema]:
+        """Type, unit and range of every config field."""
+        return self.schema_
 
     def profile_for(self, learner: str) -> str:
         """The profile a learner runs on when the user names none."""
@@ -61,11 +90,41 @@ def load_task_spec(name: str) -> TaskSpec:
         raise DsnnError(f"unknown task '{name}' (known: {', '.join(list_task_specs())})")
     try:
         spec = TaskSpec.model_validate(yaml.safe_load(path.read_text()))
-    except (yaml.YAMLError, ValidationError) as err:
+    except yaml.YAMLError as err:
         raise DsnnError(f"{path}: invalid task spec: {str(err).splitlines()[0]}") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        reason = first["msg"].removeprefix("Value error, ")
+        raise DsnnError(f"{path}: invalid task spec: {where}: {reason}") from None
     if spec.default_learner not in spec.learners:
         raise DsnnError(f"{path}: default_learner '{spec.default_learner}' not in learners")
+    check_config(name, spec.config, spec.fields, spec.order, where=f"{path}: default")
     return spec
+
+
+_FIELD = re.compile(r"^  (\w+):[^#]*(?:#\s?(.*))?$")
+_CONTINUED = re.compile(r"^\s{4,}#\s?(.*)$")
+
+
+def field_comments(name: str) -> dict[str, str]:
+    """The comment on each config field's line of the spec file (and on the comment-only
+    lines indented below it): the field's meaning, for ``--show-config``."""
+    text = (builtin_task_dir() / f"{name}.yaml").read_text()
+    body = text.split("\nconfig:", 1)[-1].split("\nschema:", 1)[0]
+    comments: dict[str, str] = {}
+    key = None
+    for line in body.splitlines():
+        field = _FIELD.match(line)
+        more = _CONTINUED.match(line)
+        if field:
+            key = field.group(1)
+            comments[key] = (field.group(2) or "").strip()
+        elif more and key is not None and comments[key]:
+            comments[key] += " " + more.group(1).strip()
+        else:
+            key = None
+    return {k: v for k, v in comments.items() if v}
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -85,33 +144,21 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
-def _same_kind(default: Any, value: Any) -> bool:
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, int | float)
-    if default is None:
-        return True
-    return isinstance(value, type(default))
-
-
 def apply_overrides(config: dict[str, Any], overrides: dict[str, Any], task: str) -> dict:
-    """A copy of ``config`` with ``overrides`` applied, each checked against the defaults.
+    """A copy of ``config`` with ``overrides`` applied, type- and range-checked against the
+    schema of task ``task``.
 
     Raises
     ------
     DsnnError
-        For a key the task does not have or a value of the wrong type.
+        For a key the task does not have, or a value of the wrong type or outside its range
+        (one line naming the key, the value and the allowed values).
     """
+    spec = load_task_spec(task)
     merged = copy.deepcopy(config)
     for key, value in overrides.items():
-        if key not in config:
-            known = ", ".join(sorted(config)) or "(none)"
+        if key not in merged:
+            known = ", ".join(sorted(merged)) or "(none)"
             raise DsnnError(f"task '{task}' has no field '{key}' (fields: {known})")
-        if not _same_kind(config[key], value):
-            raise DsnnError(
-                f"--set {key}={value!r}: expected {type(config[key]).__name__} "
-                f"like the default {config[key]!r}"
-            )
-        merged[key] = float(value) if isinstance(config[key], float) else value
-    return merged
+        merged[key] = value
+    return check_config(task, merged, spec.fields, spec.order)
