@@ -95,6 +95,13 @@ def _write_broken(tmp_path: Path, mutate) -> Path:
 
 
 def _set(path, value):
+    if path == ("blocks", "syn"):
+
+        def rename(raw):
+            raw["blocks"]["syn"] = raw["blocks"].pop("synapse")
+
+        return rename
+
     def mutate(raw):
         node = raw
         for key in path[:-1]:
@@ -121,6 +128,44 @@ BROKEN = {
     "sigma too large": (_set(("mismatch", "sigma"), 1.2), "mismatch.sigma: "),
     "sigma negative": (_set(("mismatch", "sigma"), -0.1), "mismatch.sigma: "),
     "unknown block model": (_set(("blocks", "neuron", "model"), "hh"), "unknown block model"),
+    "huge capacitance": (
+        _set((*NEURON, "C"), "1e300 pF"),
+        "params.C: '1e300 pF' exceeds 1 uF, the physical bound for capacitance",
+    ),
+    "huge current": (_set((*NEURON, "Itau"), "1e300 nA"), "exceeds 1 mA"),
+    "huge time constant": (
+        _set((*NEURON, "t_ref"), "1e300 ms"),
+        "params.t_ref: '1e300 ms' exceeds",
+    ),
+    "vanishing capacitance": (_set((*NEURON, "C"), "1e-300 pF"), "is below 1 aF"),
+    "overflowing number": (_set((*NEURON, "C"), "1e999 pF"), "is not a finite number"),
+    "NaN dimensionless": (_set((*NEURON, "kn"), float("nan")), "params.kn: nan is not a finite"),
+    "NaN sigma": (
+        _set(("mismatch", "sigma"), float("nan")),
+        "mismatch.sigma: Input should be a finite",
+    ),
+    "infinite truncation": (_set(("mismatch", "truncate_sigmas"), float("inf")), "truncate_sigmas"),
+    "negative energy": (_set(("energy", "spike"), "-1 pJ"), "energy.spike: must be >= 0"),
+    "energy below Landauer": (
+        _set(("energy", "spike"), "1e-9 aJ"),
+        "energy.spike: '1e-9 aJ' is below",
+    ),
+    "huge power": (_set(("energy", "static_power_per_neuron"), "1e300 W"), "exceeds 10 W"),
+    "coarse dt": (_set(("time_scale", "dt"), "1 s"), "time_scale.dt: '1 s' is above 1 ms"),
+    "zero dt": (_set(("time_scale", "dt"), "0 ms"), "time_scale.dt: must be > 0"),
+    "renamed role": (_set(("blocks", "syn"), _DELETE), "blocks.syn"),
+    "missing synapse block": (
+        _set(("blocks", "synapse"), _DELETE),
+        "blocks.synapse: missing field",
+    ),
+    "synapse of another chip": (
+        _set(("blocks", "synapse", "model"), "memcapacitor"),
+        "blocks.synapse.model: 'memcapacitor' cannot go with a dpi_neuron neuron",
+    ),
+    "synapse model as neuron": (
+        _set(("blocks", "neuron", "model"), "dpi_synapse"),
+        "'dpi_synapse' is not a neuron model",
+    ),
     "unknown mismatch key": (
         _set(("mismatch", "per_parameter"), {"neuron.Ifoo": 0.1}),
         "no such block parameter",

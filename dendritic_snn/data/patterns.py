@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..errors import DsnnError
+
 __all__ = [
     "SpikePattern",
     "concatenate",
@@ -214,8 +216,9 @@ def make_patterns(
     base, rem = divmod(n_spikes, n_channels)
     c_max = base + (rem > 0)
     if c_max > 1 and (c_max - 1) * min_isi >= duration:
-        raise ValueError(
-            f"{c_max} spikes per channel with min_isi={min_isi} do not fit in {duration} s"
+        raise DsnnError(
+            f"n_spikes={n_spikes} on {n_channels} channels: {c_max} spikes per channel with "
+            f"min_isi={min_isi} s do not fit in duration={duration} s"
         )
     rng = np.random.default_rng(seed)
     counts = np.full(n_channels, base, dtype=np.int64)

@@ -4,7 +4,10 @@ A profile describes one chip: its technology and time scale, the block model cho
 role (neuron, synapse, ...) with physical parameters, device mismatch, noise and the energy
 cost of each event. Every dimensional value carries its unit (``"1.5 pF"``); loading converts
 them to SI floats and rejects anything malformed with a :class:`ProfileError` whose message
-names the file, the field and the reason in one line.
+names the file, the field and the reason in one line: unknown or missing keys, wrong units,
+values outside the block's range (a capacitance must be > 0) or outside the physical envelope
+of their dimension (:data:`~dendritic_snn.hardware.units.PHYSICAL_RANGE`: 1e300 pF is an error),
+NaN, and block sets a simulator cannot use (:data:`COMPANION_BLOCKS`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ..errors import DsnnError
 from ..resources import builtin_dir
 from ..results import read_yaml
 from .blocks import BLOCK_MODELS, ORDERED, PHYSICAL_CONSTANTS
-from .units import UnitError, parse_quantity
+from .units import UnitError, check_physical, parse_quantity
 
 
 class ProfileError(DsnnError):
@@ -29,7 +32,7 @@ class ProfileError(DsnnError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TimeScale(_Strict):
@@ -58,7 +61,7 @@ class Mismatch(_Strict):
     """Relative device mismatch (standard deviation as a fraction of the nominal value)."""
 
     sigma: float = Field(description="default relative sigma for every block parameter")
-    truncate_sigmas: float = Field(3.0, gt=0)
+    truncate_sigmas: float = Field(3.0, gt=0, le=10)
     exempt: list[str] = Field(default_factory=list)
     per_parameter: dict[str, float] = Field(default_factory=dict)
 
@@ -84,14 +87,27 @@ def _check_sigma(value: float) -> float:
 class Noise(_Strict):
     """Additive noise on the neuron input, relative to its drive (0 = noiseless)."""
 
-    relative_sigma: float = Field(0.0, ge=0)
+    relative_sigma: float = Field(0.0, ge=0, le=10)
 
 
 class Weights(_Strict):
     """How weights are stored: ``resolution_bits`` = None means floating point."""
 
-    resolution_bits: int | None = Field(None, ge=1)
+    resolution_bits: int | None = Field(None, ge=1, le=64)
 
+
+#: The neuron model fixes the blocks a profile must have beside it (role -> model): the
+#: simulators of each technology read exactly these.
+COMPANION_BLOCKS: dict[str, dict[str, str]] = {
+    "dpi_neuron": {"synapse": "dpi_synapse"},
+    "ifc_schmitt": {
+        "rate_filter": "two_stage_lpf",
+        "derivative": "rc_derivative",
+        "bias": "ternary_bias",
+        "synapse": "capacitor_synapse",
+    },
+    "analog_neuron": {"synapse": "memcapacitor"},
+}
 
 ENERGY_FIELDS: dict[str, str] = {
     "spike": "energy",
@@ -164,6 +180,7 @@ class Profile:
             raise ProfileError(f"{source}: {field}: {reason}") from None
         self.model = model
         self.name = model.name
+        self._check_block_set(model.blocks)
         self.models = {role: block.model for role, block in model.blocks.items()}
         self.params = {
             role: self._block_params(role, block) for role, block in model.blocks.items()
@@ -171,6 +188,11 @@ class Profile:
         self.dt = self._quantity("time_scale.dt", model.time_scale.dt, "time")
         if self.dt <= 0:
             raise ProfileError(f"{source}: time_scale.dt: must be > 0")
+        if self.dt > 1e-3:
+            raise ProfileError(
+                f"{source}: time_scale.dt: {model.time_scale.dt!r} is above 1 ms, too coarse "
+                "for the modelled circuits (DPI time constants are a few ms)"
+            )
         self.energy = {
             key: self._quantity(f"energy.{key}", getattr(model.energy, key), dim)
             for key, dim in ENERGY_FIELDS.items()
@@ -186,9 +208,38 @@ class Profile:
 
     def _quantity(self, field: str, text: object, dimension: str) -> float:
         try:
-            return parse_quantity(text, dimension)
+            value = parse_quantity(text, dimension)
         except UnitError as err:
             raise ProfileError(f"{self.source}: {field}: {err}") from None
+        reason = check_physical(value, dimension)
+        if reason:
+            raise ProfileError(f"{self.source}: {field}: {text!r} {reason}")
+        return value
+
+    def _check_block_set(self, blocks: dict[str, Block]) -> None:
+        if "neuron" not in blocks:
+            raise ProfileError(f"{self.source}: blocks.neuron: missing field")
+        neuron = blocks["neuron"].model
+        if neuron not in COMPANION_BLOCKS:
+            known = ", ".join(COMPANION_BLOCKS)
+            raise ProfileError(
+                f"{self.source}: blocks.neuron.model: '{neuron}' is not a neuron model ({known})"
+            )
+        wanted = {"neuron": neuron, **COMPANION_BLOCKS[neuron]}
+        for role, block in blocks.items():
+            if role not in wanted:
+                raise ProfileError(
+                    f"{self.source}: blocks.{role}: unknown key (a {neuron} profile has blocks "
+                    f"{', '.join(wanted)})"
+                )
+            if block.model != wanted[role]:
+                raise ProfileError(
+                    f"{self.source}: blocks.{role}.model: '{block.model}' cannot go with a "
+                    f"{neuron} neuron (expected {wanted[role]})"
+                )
+        for role in wanted:
+            if role not in blocks:
+                raise ProfileError(f"{self.source}: blocks.{role}: missing field ({wanted[role]})")
 
     def _block_params(self, role: str, block: Block) -> dict[str, float]:
         specs = BLOCK_MODELS[block.model]
