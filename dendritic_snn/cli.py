@@ -22,6 +22,12 @@ from .runners.api import SEED_MAX
 EXIT_BAD_INPUT = 2
 
 
+def _one_line(message: str) -> str:
+    """``message`` with line breaks and other unprintable characters escaped."""
+    message = " ".join(message.strip().split("\n"))
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
+
+
 class _Group(click.Group):
     """Turn :class:`DsnnError` and click's usage errors into one line on stderr, exit code 2."""
 
@@ -34,8 +40,7 @@ class _Group(click.Group):
             err.show()
             sys.exit(EXIT_BAD_INPUT)
         except click.ClickException as err:
-            message = " ".join(err.format_message().split())
-            click.echo(f"dsnn: error: {message}", err=True)
+            click.echo(f"dsnn: error: {_one_line(err.format_message())}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.Abort:
             click.echo("dsnn: aborted", err=True)
@@ -46,7 +51,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except DsnnError as err:
-            click.echo(f"dsnn: error: {err}", err=True)
+            click.echo(f"dsnn: error: {_one_line(str(err))}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt:
             click.echo("dsnn: interrupted", err=True)
