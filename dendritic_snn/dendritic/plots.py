@@ -82,7 +82,8 @@ def confusion_plot(path: Path, confusion: np.ndarray) -> str:
 
 def updates_plot(path: Path, updates: np.ndarray, error: np.ndarray | None = None) -> str:
     """Weight updates (outside the stop-learning band) per training presentation, with the
-    readout error on a second axis."""
+    readout error on a second axis; the title states the mean of the first and the last third
+    and whether it fell (the stop-learning signature)."""
     fig, ax = plt.subplots(figsize=(6, 3))
     x = np.arange(1, len(updates) + 1)
     ax.plot(x, updates, "o-", ms=3, label="weight updates")
@@ -92,5 +93,11 @@ def updates_plot(path: Path, updates: np.ndarray, error: np.ndarray | None = Non
         ax2 = ax.twinx()
         ax2.plot(x, error, "s--", ms=3, color="C3", label="readout error")
         ax2.set_ylabel("readout error (I_ref)", color="C3")
-    ax.set_title("stop-learning: updates per presentation", fontsize=9)
+    title = "weight updates outside the stop-learning band per presentation"
+    if len(updates):
+        third = max(len(updates) // 3, 1)
+        first, last = float(np.mean(updates[:third])), float(np.mean(updates[-third:]))
+        trend = "fell" if last < first else "did not fall"
+        title += f": {first:.0f} -> {last:.0f} (first -> last third, {trend})"
+    ax.set_title(title, fontsize=8)
     return _save(fig, path)

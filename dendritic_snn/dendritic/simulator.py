@@ -133,7 +133,13 @@ def default_build_dir(structure: Structure) -> Path:
 class StandaloneSimulator:
     """A ``cpp_standalone`` build of the circuit served by a worker subprocess."""
 
-    def __init__(self, structure: Structure, profile, build_dir: str | Path | None = None):
+    def __init__(
+        self,
+        structure: Structure,
+        profile,
+        build_dir: str | Path | None = None,
+        progress: bool | None = None,
+    ):
         self.structure = structure
         self.build_dir = str(build_dir or default_build_dir(structure))
         Path(self.build_dir).mkdir(parents=True, exist_ok=True)
@@ -144,6 +150,7 @@ class StandaloneSimulator:
         )
         self._proc.start()
         child.close()
+        self._wait_for_build(progress)
         try:
             status, payload = self._conn.recv()
         except EOFError:
@@ -152,6 +159,18 @@ class StandaloneSimulator:
             self.close()
             raise RuntimeError(f"standalone build failed: {payload}")
         self.build_s = float(payload)
+
+    def _wait_for_build(self, progress: bool | None) -> None:
+        """Show a timer while the worker builds (``progress=None``: only on a terminal)."""
+        from tqdm.auto import tqdm
+
+        with tqdm(
+            desc="building the Brian2 network (C++; cached for later runs)",
+            bar_format="{desc}: {elapsed}",
+            disable=None if progress is None or progress else True,
+        ) as bar:
+            while not self._conn.poll(0.5) and self._proc.is_alive():
+                bar.refresh()
 
     def run(self, values: dict) -> dict:
         self._conn.send(values)
@@ -178,17 +197,20 @@ class StandaloneSimulator:
 _CACHE: dict[tuple, StandaloneSimulator] = {}
 
 
-def get_standalone(structure: Structure, profile) -> tuple[StandaloneSimulator, bool]:
+def get_standalone(
+    structure: Structure, profile, progress: bool | None = None
+) -> tuple[StandaloneSimulator, bool]:
     """A cached worker for ``structure`` (one live build at a time); returns ``(sim, fresh)``.
 
     The build does not depend on the profile's values (they are run data), so any profile
-    with DPI neuron/synapse blocks reuses it.
+    with DPI neuron/synapse blocks reuses it. ``progress`` shows a timer during the build
+    (None: only when stderr is a terminal).
     """
     key = structure.key()
     if key in _CACHE and _CACHE[key]._proc.is_alive():
         return _CACHE[key], False
     close_all()
-    sim = StandaloneSimulator(structure, profile)
+    sim = StandaloneSimulator(structure, profile, progress=progress)
     _CACHE[key] = sim
     return sim, True
 

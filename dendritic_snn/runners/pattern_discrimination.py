@@ -19,12 +19,13 @@ from ..dendritic.network import PLASTIC, Structure
 from ..dendritic.simulator import RuntimeSimulator, get_standalone
 from ..hardware.energy import EventCounts, energy_report
 from .api import RunContext, TaskOutput
+from .verdicts import discrimination_learned, discrimination_verdict, stop_learning_phrase
 
 
-def make_simulator(structure: Structure, profile, backend: str):
-    """``(simulator, build_s)`` for a config ``backend``."""
+def make_simulator(structure: Structure, profile, backend: str, progress: bool | None = None):
+    """``(simulator, build_s)`` for a config ``backend``; ``progress`` times the build."""
     if backend == "standalone":
-        sim, fresh = get_standalone(structure, profile)
+        sim, fresh = get_standalone(structure, profile, progress)
         return sim, sim.build_s if fresh else 0.0
     sim = RuntimeSimulator(structure, profile, target=backend)
     return sim, 0.0
@@ -50,7 +51,7 @@ def run(ctx: RunContext) -> TaskOutput:
     if k < 2:
         raise ValueError("patterns must be >= 2")
     st = structure_for(cfg, int(cfg["n_pyramidal"]), k, ctx.profile)
-    sim, build_s = make_simulator(st, ctx.profile, cfg["backend"])
+    sim, build_s = make_simulator(st, ctx.profile, cfg["backend"], ctx.progress)
     pseed = cfg["pattern_seed"]
     pseed = int(ctx.rng("patterns").integers(2**31)) if pseed is None else int(pseed)
     patterns = make_patterns(k, cfg["n_channels"], cfg["n_spikes"], cfg["duration"], seed=pseed)
@@ -132,12 +133,14 @@ def run(ctx: RunContext) -> TaskOutput:
         "biological_time_s": (n_train + n_te) * st.duration,
         "build_s": build_s,
     }
+    metrics["learned"] = discrimination_learned(per_class, accuracy, k)
     summary = (
-        f"K={k}: test accuracy {accuracy:.0%} on {n_te} jittered presentations "
-        f"(chance {1 / k:.0%}); updates/presentation "
-        f"{metrics['weight_updates_per_presentation_first_third']:.0f} -> "
-        f"{metrics['weight_updates_per_presentation_last_third']:.0f} "
-        f"({'learned' if accuracy > 1.0 / k + 0.2 else 'did not learn'})"
+        f"K={k}: test accuracy {accuracy:.0%} on {n_te} jittered presentations: "
+        f"{discrimination_verdict(per_class, accuracy, k)}; stop-learning: "
+        + stop_learning_phrase(
+            metrics["weight_updates_per_presentation_first_third"],
+            metrics["weight_updates_per_presentation_last_third"],
+        )
     )
     return TaskOutput(
         metrics=metrics,

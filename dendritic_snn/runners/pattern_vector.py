@@ -36,6 +36,7 @@ from ..hardware.energy import energy_report
 from ..plots import save_figure
 from .api import RunContext, TaskOutput
 from .spec import load_task_spec
+from .verdicts import discrimination_learned, discrimination_verdict
 
 
 def _learner(ctx: RunContext, n_in: int, k: int):
@@ -121,6 +122,7 @@ def run(ctx: RunContext) -> TaskOutput:
         "accuracy": accuracy,
         "chance": 1.0 / k,
         "per_class": per_class,
+        "learned": discrimination_learned(per_class, accuracy, k),
         "confusion": confusion.tolist(),
         "patterns": k,
         "train_accuracy": train_acc[-1] if train_acc else None,
@@ -138,8 +140,7 @@ def run(ctx: RunContext) -> TaskOutput:
     }
     summary = (
         f"K={k} ({ctx.learner}, {x.shape[1]} time-bin inputs): test accuracy {accuracy:.0%} on "
-        f"{len(test_x)} jittered presentations (chance {1 / k:.0%}) "
-        f"({'learned' if accuracy > 1.0 / k + 0.2 else 'did not learn'})"
+        f"{len(test_x)} jittered presentations: {discrimination_verdict(per_class, accuracy, k)}"
     )
     return TaskOutput(
         metrics=metrics,
