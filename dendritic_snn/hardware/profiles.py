@@ -172,7 +172,7 @@ class Profile:
         except ValidationError as err:
             first = err.errors()[0]
             field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-            reason = first["msg"]
+            reason = first["msg"].removeprefix("Value error, ")
             if first["type"] == "extra_forbidden":
                 reason = "unknown key"
             elif first["type"] == "missing":
