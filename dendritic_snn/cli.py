@@ -7,6 +7,7 @@ code 2; no run directory is left behind.
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
@@ -20,6 +21,17 @@ from .hardware.units import format_quantity
 from .runners.api import SEED_MAX
 
 EXIT_BAD_INPUT = 2
+#: OS errors that mean a path given by the user cannot be used: reported like bad input.
+_PATH_ERRORS = {
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.EEXIST,
+    errno.ENAMETOOLONG,
+}
 
 
 def _one_line(message: str) -> str:
@@ -52,6 +64,12 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except DsnnError as err:
             click.echo(f"dsnn: error: {_one_line(str(err))}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except OSError as err:
+            if err.errno not in _PATH_ERRORS:
+                raise
+            where = f"{err.filename}: " if err.filename else ""
+            click.echo(f"dsnn: error: {_one_line(where + err.strerror)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt:
             click.echo("dsnn: interrupted", err=True)

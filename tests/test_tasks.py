@@ -232,3 +232,9 @@ def test_run_files_readable_like_normal_files(tmp_path, umask, mode):
     assert set(files) == {"result.json", "arrays.npz", "fi_curve.png"}
     assert set(files.values()) == {mode}, files
     assert (tmp_path / "run").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_unusable_paths_of_other_commands_are_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["study", "smoke", "--out", "/proc/forbidden/x", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == "dsnn: error: /proc/forbidden: No such file or directory"
