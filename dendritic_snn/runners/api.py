@@ -40,7 +40,7 @@ class RunContext:
     profile: Profile
     seed: int
     config: dict[str, Any]
-    out: Path
+    out: Path  # where the runner writes; renamed to the run directory when the run succeeds
     progress: bool = True
 
     def rng(self, *keys: str) -> np.random.Generator:
@@ -144,15 +144,17 @@ def run_task(
         if isinstance(mismatch, bool) or not 0.0 <= mismatch < 1.0:
             raise DsnnError(f"--mismatch {mismatch}: must be in [0, 1)")
         prof = prof.with_mismatch(mismatch)
-    if isinstance(seed, bool) or not 0 <= int(seed) <= SEED_MAX:
+    integer = isinstance(seed, int | np.integer) and not isinstance(seed, bool)
+    if not integer or not 0 <= seed <= SEED_MAX:
         raise DsnnError(f"--seed {seed}: must be an integer in [0, {SEED_MAX}]")
     config = apply_overrides(spec.config, overrides or {}, task)
     run_dir = Path(out) if out is not None else default_run_dir(task)
     if dry_run:
         check_writable(run_dir)
-        return {"task": task, "learner": learner, "profile": {"name": prof.name,
-                "sha256": prof.sha256}, "seed": int(seed),
-                "mismatch": prof.model.mismatch.sigma, "config": config,
+        resolved = {"task": task, "learner": learner, "seed": int(seed), "config": config}
+        profile_info = {"name": prof.name, "sha256": prof.sha256}
+        mismatch_sigma = prof.model.mismatch.sigma
+        return {**resolved, "profile": profile_info, "mismatch": mismatch_sigma,
                 "run_dir": str(run_dir)}  # fmt: skip
     with run_directory(run_dir) as work:
         ctx = RunContext(task, learner, prof, int(seed), config, work, progress)
