@@ -21,6 +21,8 @@ and the allowed range.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -123,6 +125,12 @@ def config_model(task: str, schema: dict[str, FieldSchema], defaults: dict) -> t
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_model(task: str, schema_json: str) -> type[BaseModel]:
+    schema = {k: FieldSchema.model_validate(v) for k, v in json.loads(schema_json).items()}
+    return config_model(task, schema, {})
+
+
 def _shown(value: Any) -> str:
     if value is None or isinstance(value, bool):
         return "null" if value is None else str(value).lower()
@@ -148,7 +156,8 @@ def check_config(
         if key not in schema:
             known = ", ".join(sorted(schema)) or "(none)"
             raise DsnnError(f"task '{task}' has no field '{key}' (fields: {known})")
-    model = config_model(task, schema, config)
+    schema_json = json.dumps({k: v.model_dump() for k, v in schema.items()}, sort_keys=True)
+    model = _cached_model(task, schema_json)
     try:
         model.model_validate(config)
     except ValidationError as err:
