@@ -31,8 +31,15 @@ def _result_files() -> list[Path]:
 
 
 def _shift_headings(text: str) -> str:
-    """Demote headings so that each file sits under its own level-2 heading."""
-    return re.sub(r"^(#{1,4}) ", lambda m: "#" * (len(m.group(1)) + 1) + "# ", text, flags=re.M)
+    """Move the headings so that the file's top heading sits at level 3, under its file's
+    level-2 heading (relative levels are kept)."""
+    levels = [len(m.group(1)) for m in re.finditer(r"^(#{1,6}) ", text, flags=re.M)]
+    if not levels:
+        return text
+    shift = 3 - min(levels)
+    return re.sub(
+        r"^(#{1,6}) ", lambda m: "#" * min(6, len(m.group(1)) + shift) + " ", text, flags=re.M
+    )
 
 
 def results_markdown() -> str:
