@@ -1,7 +1,9 @@
-"""β sweep of analog EqProp (Kiraz et al. 2023 case 1): print the Markdown tables the README quotes.
+"""β sweep of analog EqProp (Kiraz et al. 2023 case 1): tables of convergence and alignment.
 
-Usage, from the repository root: ``python -m bench.analog_beta_sweep [--out DIR] [--seed N]``
-(defaults of ``tasks/analog_eqprop.yaml``; about 30 s on 2 cores).
+Usage, from the repository root: ``python bench/analog_beta_sweep.py [--out DIR] [--seed N]``
+(defaults of ``tasks/analog_eqprop.yaml``; about 30 s on 2 cores). The tables go to the
+terminal and to ``bench/results/analog_beta_sweep[-ARGS].md``, from which the documentation's
+results page is built.
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ import tempfile
 
 from dendritic_snn import run_task
 
+try:
+    from bench._results import default_name, record
+except ImportError:  # run as ``python bench/analog_beta_sweep.py``
+    from _results import default_name, record
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -18,7 +25,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="analog_beta_sweep-")
-    res = run_task("analog_eqprop", seed=args.seed, out=out, progress=False)
+    with record(default_name("analog_beta_sweep", skip=("--out",))):
+        _sweep(out, args.seed)
+
+
+def _sweep(out: str, seed: int) -> None:
+    print(f"### Analog EqProp, Kiraz et al. case 1, seed {seed}\n")
+    res = run_task("analog_eqprop", seed=seed, out=out, progress=False)
     m = res["metrics"]
     betas = m["betas_S"]
     head = "| estimator | trials | " + " | ".join(f"β={b:g}" for b in betas) + " |"
@@ -45,8 +58,14 @@ def main() -> None:
     print(
         f"\nTotal power (free phase, first init): {e['total_power_W']:.3g} W; energy per update "
         + ", ".join(f"{k} {v:.3g} J" for k, v in e["energy_per_update_J"].items())
-        + f"; ngspice: {m['spice']}; run dir {out}"
+        + f"; ngspice: {_spice_text(m['spice'])}"
     )
+
+
+def _spice_text(spice: dict) -> str:
+    if spice.get("status") == "ok":
+        return f"max |ΔV| {spice['max_abs_dV_V']:.2g} V against the DC solver"
+    return str(spice.get("status"))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""Benchmark of the dendritic pattern tasks; prints markdown tables for the README.
+"""Benchmark of the dendritic pattern tasks: Markdown tables per seed, with seed counts and spread.
 
-    /tmp/venv/bin/python bench/dendritic_benchmark.py                 # everything
-    /tmp/venv/bin/python bench/dendritic_benchmark.py --only k2 --seeds 10
+    python bench/dendritic_benchmark.py                               # everything
+    python bench/dendritic_benchmark.py --only k2 --seeds 10
+    python bench/dendritic_benchmark.py --only k2 --seeds 10 --first-seed 100   # other seeds
+
+Each section's table goes to the terminal and to ``bench/results/dendritic_SECTION-...md``,
+from which the documentation's results page is built.
 
 Sections (``--only`` picks some, comma separated):
 
@@ -35,6 +39,11 @@ import numpy as np
 from dendritic_snn.errors import DsnnError
 from dendritic_snn.runners.api import run_task
 
+try:
+    from bench._results import record
+except ImportError:  # run as ``python bench/dendritic_benchmark.py``
+    from _results import record
+
 
 def _run(task, seed, profile="dynapse_se", mismatch=None, **overrides):
     with tempfile.TemporaryDirectory() as out:
@@ -60,8 +69,12 @@ def _row(accs, diverged) -> str:
 
 
 def correct(m) -> bool:
-    """The README's definition of a correctly learned seed (see the module docstring)."""
+    """A correctly learned seed: every class > 50 % and accuracy >= 75 % (module docstring)."""
     return min(m["per_class"]) > 0.5 and m["accuracy"] >= 0.75
+
+
+def _seeds(seeds) -> str:
+    return f"seeds {seeds[0]}-{seeds[-1]} ({len(seeds)})"
 
 
 def _trend(m) -> tuple[float, float, float, float]:
@@ -74,7 +87,7 @@ def _trend(m) -> tuple[float, float, float, float]:
 
 
 def k2(seeds):
-    print("\n### K = 2 discrimination, 20 % mismatch (dynapse_se)\n")
+    print(f"\n### K = 2 discrimination, 20 % mismatch (dynapse_se), {_seeds(seeds)}\n")
     print(
         "| seed | accuracy | per class | correct | updates/presentation first -> last third "
         "| readout error first -> last third |"
@@ -99,7 +112,7 @@ def k2(seeds):
 
 
 def rec(seeds, note="", **overrides):
-    print(f"\n### Pattern recognition, 20 % mismatch (dynapse_se){note}\n")
+    print(f"\n### Pattern recognition, 20 % mismatch (dynapse_se), {_seeds(seeds)}{note}\n")
     print(
         "| seed | L | D | readout rate before / after / deviant (Hz) "
         "| pyramidal rate after / deviant (Hz) "
@@ -123,7 +136,10 @@ def rec(seeds, note="", **overrides):
 
 
 def k_table(seeds, ks=(2, 4, 8)):
-    print("\n### Accuracy vs number of patterns K (test jitter 2 ms, 10 % deletion)\n")
+    print(
+        "\n### Accuracy vs number of patterns K (test jitter 2 ms, 10 % deletion), "
+        f"{_seeds(seeds)}\n"
+    )
     print("| K | chance | accuracy (mean +- std) | seeds |")
     print("|---|---|---|---|")
     for k in ks:
@@ -131,7 +147,7 @@ def k_table(seeds, ks=(2, 4, 8)):
 
 
 def mm_table(seeds):
-    print("\n### K = 2 accuracy vs mismatch\n")
+    print(f"\n### K = 2 accuracy vs mismatch, {_seeds(seeds)}\n")
     print("| profile | mismatch | accuracy (mean +- std) | seeds |")
     print("|---|---|---|---|")
     for label, prof, mm in (("ideal", "ideal", None), ("dynapse_se", "dynapse_se", None),
@@ -143,23 +159,31 @@ def mm_table(seeds):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seeds", type=int, default=10, help="number of seeds")
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds run from this one")
     ap.add_argument("--only", default="k2,rec,k,mm")
     ap.add_argument("--ks", default="2,4,8", help="K values of the 'k' table")
     args = ap.parse_args()
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    tag = f"seeds{seeds[0]}-{seeds[-1]}"
     start = time.perf_counter()
+    sections = {
+        "k2": lambda: k2(seeds),
+        "mm": lambda: mm_table(seeds),
+        "rec": lambda: rec(seeds),
+        "rec0": lambda: rec(
+            seeds, " -- ablation: input -> P learning off (lr_in_p = 0)", lr_in_p=0.0
+        ),
+        "k": lambda: k_table(seeds, tuple(int(k) for k in args.ks.split(","))),
+    }
     only = args.only.split(",")
-    if "k2" in only:
-        k2(seeds)
-    if "mm" in only:
-        mm_table(seeds)
-    if "rec" in only:
-        rec(seeds)
-    if "rec0" in only:
-        rec(seeds, " -- ablation: input -> P learning off (lr_in_p = 0)", lr_in_p=0.0)
-    if "k" in only:
-        k_table(seeds, tuple(int(k) for k in args.ks.split(",")))
+    for name in only:
+        if name not in sections:
+            ap.error(f"--only: unknown section {name!r} (choose from {', '.join(sections)})")
+    for name, section in sections.items():
+        if name in only:
+            with record(f"dendritic_{name}-{tag}"):
+                section()
     print(f"\n(total wall time {time.perf_counter() - start:.0f} s)")
 
 
