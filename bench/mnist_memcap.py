@@ -19,8 +19,7 @@ from pathlib import Path
 
 from dendritic_snn.hardware.profiles import load_profile
 from dendritic_snn.runners.api import RunContext
-from dendritic_snn.runners.mnist import load_splits
-from dendritic_snn.runners.mnist_memcap import run_memcap
+from dendritic_snn.runners.mnist import run
 from dendritic_snn.runners.spec import load_task_spec, parse_override
 
 DEFAULT_TEST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -48,7 +47,7 @@ def main() -> None:
         "mnist", "memcap", load_profile("memcap_180nm"), args.seed, config, out, progress=False
     )
     start = time.perf_counter()
-    output = run_memcap(ctx, load_splits(ctx))
+    output = run(ctx)
     wall = time.perf_counter() - start
     m = output.metrics
     print(

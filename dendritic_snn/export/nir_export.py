@@ -348,37 +348,121 @@ def dendritic_graph(
 
 
 # ------------------------------------------------------------------------------ run dirs
-def _result(run_dir: Path) -> dict:
-    from ..results import read_result
+def _model(run_dir: Path) -> tuple[dict, dict[str, Array]]:
+    """``(model.json, model.npz arrays)`` of a run directory (the saved trained model)."""
+    from ..learners.store import read_model_meta, read_model_state
 
-    result = read_result(Path(run_dir))
-    if result is None:
-        raise DsnnError(f"{run_dir}: no complete result.json (not a finished dsnn run directory)")
-    return result
-
-
-def _run_profile(result: dict, run_dir: Path):
-    """The run's profile with its mismatch; the current sha256 may differ from the recorded."""
-    from ..hardware.profiles import load_profile
-
-    prof = load_profile(result["profile"]["name"])
-    return prof.with_mismatch(float(result["mismatch"]))
+    meta = read_model_meta(run_dir)
+    return meta, read_model_state(run_dir)
 
 
-def _profile_meta(prof, result: dict) -> dict:
-    recorded = result["profile"].get("sha256", "")
+def _profile_meta(prof, meta: dict) -> dict:
     return {
-        "profile_name": result["profile"]["name"],
-        "profile_sha256": recorded,
-        "profile_sha256_at_export": prof.sha256,
+        "profile_name": meta["profile"]["name"],
+        "profile_sha256": meta["profile"].get("sha256", ""),
         "profile_params": {role: dict(vals) for role, vals in prof.params.items()},
-        "mismatch_sigma": float(result["mismatch"]),
-        "mismatch_seed": int(result["seed"]),
-        "seed": int(result["seed"]),
-        "task": result["task"],
-        "learner": result["learner"],
-        "config": json.dumps(result["config"], sort_keys=True, default=str),
+        "mismatch_sigma": float(prof.model.mismatch.sigma),
+        "mismatch_seed": int(meta["seed"]),
+        "seed": int(meta["seed"]),
+        "task": meta["task"],
+        "learner": meta["learner"],
+        "config": json.dumps(meta["config"], sort_keys=True, default=str),
     }
+
+
+def _layers(state: Mapping[str, Array]) -> tuple[list[Array], list[Array]]:
+    n_layers = sum(1 for k in state if k.startswith("W") and k[1:].isdigit())
+    try:
+        weights = [np.asarray(state[f"W{k}"], np.float64) for k in range(n_layers)]
+        biases = [np.asarray(state[f"b{k}"], np.float64) for k in range(n_layers)]
+    except KeyError as err:
+        raise DsnnError(f"saved model has no layer {err}") from None
+    return weights, biases
+
+
+def _rate_ep(meta: dict, state: Mapping[str, Array], recurrent: bool = False, **_: Any):
+    weights, biases = _layers(state)
+    cfg = meta["config"]
+    info = {
+        "sizes": [int(n) for n in meta["model"]["sizes"]],
+        "task": meta["task"],
+        "learner": "rate_ep",
+        "seed": int(meta["seed"]),
+        "eps": float(cfg.get("eps", 0.0)),
+        "n_eval": int(cfg.get("n_eval", 0)),
+        "config": json.dumps(cfg, sort_keys=True, default=str),
+    }
+    return rate_ep_graph(weights, biases, recurrent=recurrent, metadata=info)
+
+
+def _eqspike(
+    meta: dict, state: Mapping[str, Array], recurrent: bool = False, ifc_as: str = "lif", **_: Any
+):
+    from types import SimpleNamespace
+
+    from ..learners.store import model_profile
+
+    weights, biases = _layers(state)
+    prof = model_profile(meta)
+    per_layer = {
+        key: [np.asarray(state[f"chip.{key}.{k}"], np.float64) for k in range(len(weights))]
+        for key in ("gain", "leak", "g_out")
+    }
+    chip = SimpleNamespace(
+        step_s=float(state["chip.step_s"]),
+        matched=bool(state["chip.matched"]),
+        notes=meta["model"].get("chip", {}),
+        **per_layer,
+    )
+    info = {"sizes": [int(n) for n in meta["model"]["sizes"]], **_profile_meta(prof, meta)}
+    return eqspike_graph(weights, biases, chip, prof, ifc_as, recurrent, metadata=info)
+
+
+def _dendritic(meta: dict, state: Mapping[str, Array], **_: Any):
+    from ..dendritic.experiment import model_from_config
+    from ..dendritic.network import FIXED, PLASTIC
+    from ..learners.store import model_profile
+
+    prof = model_profile(meta)
+    model, _ = model_from_config(meta["config"])
+    weights = {k[2:]: np.asarray(v, np.float64) for k, v in state.items() if k.startswith("w.")}
+    chip = {
+        tuple(k[5:].split(".", 1)): np.asarray(v, np.float64)
+        for k, v in state.items()
+        if k.startswith("chip.")
+    }
+    n_in, n_p, n_r = (int(n) for n in meta["model"]["sizes"])
+    sizes = {"IN": n_in, "P": n_p, "R": n_r, "I": n_r}
+    chip_meta = {
+        f"{pop}_{var}": val
+        for (pop, var), val in chip.items()
+        if pop in ("P", "R")
+        and (
+            var in ("Itau", "Ith", "C", "Ispkthr", "Ireset", "Iconst") or var.endswith("_bas")
+        )  # fmt: skip
+    }
+    info = {
+        **_profile_meta(prof, meta),
+        "mismatch_seed_rule": MISMATCH_SEED_RULE,
+        "dt_s": float(meta["model"]["dt_s"]),
+        "sizes": [n_in, n_p, n_r],
+        "chip": chip_meta,
+        "model_params": meta["model"]["model_params"],
+        "training_only": {
+            f"w_{p}": weights[p] for p in (*PLASTIC, *FIXED) if p not in ("in_p", "p_r")
+        },
+        "weights_in_units_of_Iw0": {p: weights[p] for p in ("in_p", "p_r")},
+    }
+    return dendritic_graph(weights, chip, model, sizes, metadata=info)
+
+
+#: how the mismatch of a saved chip was drawn (recorded in the graph metadata)
+MISMATCH_SEED_RULE = (
+    "hardware.mismatch.sample_block(profile, role, n, seed, instance): one stream per "
+    "(seed, instance, role.parameter)"
+)
+#: NIR graph builders per learner (from the learner's saved model)
+EXPORTERS = {"rate_ep": _rate_ep, "eqspike": _eqspike, "dendritic": _dendritic}
 
 
 def _write(graph, path: Path | str) -> Path:
@@ -389,165 +473,48 @@ def _write(graph, path: Path | str) -> Path:
     return path
 
 
-def mnist_graph(run_dir: Path | str, recurrent: bool = False, ifc_as: str = "lif"):
-    """The NIR graph of a ``dsnn task mnist`` run (rate_ep or eqspike) from its checkpoint."""
-    run_dir = Path(run_dir)
-    result = _result(run_dir)
-    if result["task"] != "mnist" or result["learner"] not in ("rate_ep", "eqspike"):
-        raise DsnnError(f"{run_dir}: not an mnist rate_ep/eqspike run")
-    ckpt = run_dir / "checkpoint.npz"
-    try:
-        with np.load(ckpt) as arrays:
-            n_layers = sum(1 for k in arrays.files if k.startswith("W"))
-            weights = [np.array(arrays[f"W{k}"]) for k in range(n_layers)]
-            biases = [np.array(arrays[f"b{k}"]) for k in range(n_layers)]
-            epoch = int(json.loads(str(arrays["meta"]))["epoch"]) if "meta" in arrays else -1
-    except (OSError, KeyError, ValueError) as err:
-        raise DsnnError(f"{ckpt}: cannot read the checkpoint ({err})") from None
-    sizes = (weights[0].shape[0], *(w.shape[1] for w in weights))
-    meta: dict[str, Any] = {"sizes": list(sizes), "checkpoint_epoch": epoch}
-    if result["learner"] == "rate_ep":
-        cfg = result["config"]
-        meta.update(
-            {
-                "task": "mnist",
-                "learner": "rate_ep",
-                "seed": int(result["seed"]),
-                "eps": float(cfg.get("eps", 0.0)),
-                "n_eval": int(cfg.get("n_eval", 0)),
-                "config": json.dumps(cfg, sort_keys=True, default=str),
-            }
+def run_graph(run_dir: Path | str, **options: Any):
+    """The NIR graph of a run's saved model (``model.json`` + ``model.npz``).
+
+    Parameters
+    ----------
+    run_dir
+        A run directory written by ``dsnn task`` (any task) with a learner in
+        :data:`EXPORTERS`.
+    **options
+        ``recurrent`` (rate_ep, eqspike: also export the feedback weights) and ``ifc_as``
+        (eqspike: ``"lif"`` or ``"if"``, module docstring).
+    """
+    meta, state = _model(Path(run_dir))
+    exporter = EXPORTERS.get(meta["learner"])
+    if exporter is None:
+        raise DsnnError(
+            f"{run_dir}: NIR export supports the learners {', '.join(EXPORTERS)}, "
+            f"not '{meta['learner']}'"
         )
-        return rate_ep_graph(weights, biases, recurrent=recurrent, metadata=meta)
-    from ..eqspike.eqspike import calibrate_gain, map_profile
-
-    prof = _run_profile(result, run_dir)
-    cfg = result["config"]
-    drive = str(cfg.get("eqspike_synapse_drive", "shared"))
-    chip = map_profile(prof, sizes, float(cfg["eqspike_w_max"]), int(result["seed"]), drive)
-    bits = int(cfg.get("eqspike_gain_trim_bits", 0))
-    if bits:  # the per-neuron gain trim the run applied before training (eqspike A13)
-        chip.gain, _ = calibrate_gain(chip, bits)
-    meta.update(_profile_meta(prof, result))
-    return eqspike_graph(weights, biases, chip, prof, ifc_as, recurrent, metadata=meta)
-
-
-def export_mnist_run(
-    run_dir: Path | str, path: Path | str, recurrent: bool = False, ifc_as: str = "lif"
-):
-    """Export a ``dsnn task mnist`` run (rate_ep or eqspike) to a NIR file.
-
-    Parameters
-    ----------
-    run_dir
-        Run directory with ``result.json`` and ``checkpoint.npz``.
-    path
-        Output ``.nir`` (HDF5) file.
-    recurrent
-        Also export the symmetric feedback weights as recurrent ``Linear`` nodes.
-    ifc_as
-        EqSpike only: ``"lif"`` or ``"if"`` (module docstring).
-
-    Returns
-    -------
-    nir.NIRGraph
-        The graph written to ``path``.
-    """
-    graph = mnist_graph(run_dir, recurrent=recurrent, ifc_as=ifc_as)
-    _write(graph, path)
-    return graph
-
-
-def dendritic_run_graph(run_dir: Path | str):
-    """The NIR graph of a ``dsnn task pattern_discrimination`` run (final weights)."""
-    from ..dendritic.experiment import Experiment
-    from ..dendritic.network import FIXED, PLASTIC, Structure
-    from ..seeding import seeded_rng
-
-    run_dir = Path(run_dir)
-    result = _result(run_dir)
-    if result["learner"] != "dendritic":
-        raise DsnnError(f"{run_dir}: not a dendritic-network run (task '{result['task']}')")
-    try:
-        with np.load(run_dir / "arrays.npz") as arrays:
-            final = {p: np.array(arrays[f"w_{p}_after"]) for p in PLASTIC}
-    except (OSError, KeyError) as err:
-        raise DsnnError(f"{run_dir}/arrays.npz: no final weights ({err})") from None
-    cfg = result["config"]
-    prof = _run_profile(result, run_dir)
-    seed = int(result["seed"])
-    k = int(cfg["patterns"])
-    n_steps = int(round((cfg["duration"] + cfg["tail"]) / prof.dt))
-    st = Structure(n_in=int(cfg["n_channels"]), n_p=int(cfg["n_pyramidal"]), n_r=k,
-                   n_steps=n_steps, dt=prof.dt, noise=True)  # fmt: skip
-    # replays the run's construction (chip values, masks, fixed top-down weights); no simulator
-    exp = Experiment(None, st, prof, seed, cfg, seeded_rng(seed, "network"))
-    weights = {**exp.weights, **final}
-    sizes = {"IN": st.n_in, "P": st.n_p, "R": st.n_r, "I": st.n_r}
-    chip_meta = {
-        f"{pop}_{var}": np.asarray(val, np.float64)
-        for (pop, var), val in exp.chip.items()
-        if pop in ("P", "R")
-        and (
-            var in ("Itau", "Ith", "C", "Ispkthr", "Ireset", "Iconst") or var.endswith("_bas")
-        )  # fmt: skip
-    }
-    meta = {
-        **_profile_meta(prof, result),
-        "mismatch_seed_rule": "population seed = seed*7919 + 101*(k+1), k = 0,1,2 for P,R,I "
-        "(dendritic.network.chip_values)",
-        "dt_s": float(prof.dt),
-        "sizes": [st.n_in, st.n_p, st.n_r],
-        "chip": chip_meta,
-        "model_params": {
-            "I_ref": float(exp.model.I_ref),
-            "tau_S": float(exp.model.tau_S),
-            "leak": float(exp.model.leak),
-            "alpha_B": float(exp.model.alpha_B),
-            "Iw0": {key: float(v) for key, v in exp.model.Iw0.items()},
-        },
-        "training_only": {
-            f"w_{p}": np.asarray(weights[p], np.float64)
-            for p in (*PLASTIC, *FIXED)
-            if p not in ("in_p", "p_r")
-        },
-        "weights_in_units_of_Iw0": {p: np.asarray(weights[p], np.float64) for p in ("in_p", "p_r")},
-    }
-    return dendritic_graph(weights, exp.chip, exp.model, sizes, metadata=meta)
-
-
-def export_dendritic_run(run_dir: Path | str, path: Path | str):
-    """Export a ``dsnn task pattern_discrimination`` run to a NIR file.
-
-    Parameters
-    ----------
-    run_dir
-        Run directory with ``result.json`` and ``arrays.npz`` (``w_<proj>_after``).
-    path
-        Output ``.nir`` (HDF5) file.
-
-    Returns
-    -------
-    nir.NIRGraph
-        The graph written to ``path``.
-    """
-    graph = dendritic_run_graph(run_dir)
-    _write(graph, path)
-    return graph
+    return exporter(meta, state, **options)
 
 
 def export_run(run_dir: Path | str, path: Path | str, **options: Any):
-    """Export any supported run, detecting its task from ``result.json``."""
-    result = _result(Path(run_dir))
-    task, learner = result["task"], result["learner"]
-    if task == "mnist" and learner in ("rate_ep", "eqspike"):
-        return export_mnist_run(run_dir, path, **options)
-    if task == "pattern_discrimination" and learner == "dendritic":
-        return export_dendritic_run(run_dir, path)
-    raise DsnnError(
-        f"{run_dir}: NIR export supports mnist (rate_ep, eqspike) and pattern_discrimination "
-        f"(dendritic) runs, not task '{task}' with learner '{learner}'"
-    )
+    """Export the trained model of a run directory to a NIR file.
+
+    Parameters
+    ----------
+    run_dir
+        Run directory with the saved model (``model.json``, ``model.npz``).
+    path
+        Output ``.nir`` (HDF5) file.
+    **options
+        See :func:`run_graph`.
+
+    Returns
+    -------
+    nir.NIRGraph
+        The graph written to ``path``.
+    """
+    graph = run_graph(run_dir, **options)
+    _write(graph, path)
+    return graph
 
 
 def load_nir(path: Path | str):
