@@ -47,7 +47,12 @@ def test_run_directory_metrics_and_plots(tmp_path):
     stored = read_result(tmp_path / "run")
     assert stored is not None and set(REQUIRED_KEYS) <= set(stored)
     metrics = stored["metrics"]
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["n_test"] == 50
+    assert metrics["n_test"] == 50
+    arrays = np.load(tmp_path / "run" / "arrays.npz")
+    labels, predicted = arrays["test_labels"], arrays["test_predicted"]
+    assert metrics["accuracy"] == np.mean(predicted == labels)  # scored from the predictions
+    for digit, recall in metrics["per_class"].items():
+        assert recall == np.mean(predicted[labels == int(digit)] == int(digit))
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
     assert metrics["learning_curve"]["epoch"] == [1, 2]
     assert len(metrics["learning_curve"]["test_accuracy"]) == 2
