@@ -12,11 +12,7 @@ import pytest
 nir = pytest.importorskip("nir")
 
 from dendritic_snn.eqspike.rate_ep import RateEP, RateEPConfig, relax, rho  # noqa: E402
-from dendritic_snn.export.nir_export import (  # noqa: E402
-    export_run,
-    load_nir,
-    to_nir_graph,
-)
+from dendritic_snn.export import export_run, load_nir, to_nir_graph  # noqa: E402
 
 
 def _saved_run(tmp: Path, learner: str, profile, config: dict, state: dict, sizes) -> Path:

@@ -6,6 +6,7 @@ The ``nir`` package is an optional extra (``pip install 'dendritic_snn[nir]'``);
 package does not need it, only calling the export functions does.
 """
 
-from .nir_export import EXPORTERS, export_run, load_nir, run_graph, to_nir_graph
+from .nir_export import load_nir, to_nir_graph
+from .saved import EXPORTERS, export_run, run_graph
 
 __all__ = ["EXPORTERS", "export_run", "load_nir", "run_graph", "to_nir_graph"]

@@ -29,7 +29,7 @@ def export(run_dir: Path, fmt: str, out: Path | None, recurrent: bool, ifc_as: s
 
     Supported learners: rate_ep, eqspike and dendritic, on any task. Needs the 'nir' extra.
     """
-    from .nir_export import export_run
+    from .saved import export_run
 
     out = out or run_dir / "network.nir"
     graph = export_run(run_dir, out, recurrent=recurrent, ifc_as=ifc_as)
