@@ -164,7 +164,13 @@ def run_graph(run_dir: Path | str, **options: Any):
             f"{run_dir}: NIR export supports the learners {', '.join(EXPORTERS)}, "
             f"not '{meta['learner']}'"
         )
-    return exporter(meta, state, **options)
+    try:
+        return exporter(meta, state, **options)
+    except KeyError as err:
+        raise DsnnError(
+            f"{run_dir}: the saved model has no {err} (written by an older version?); "
+            "rerun the task"
+        ) from None
 
 
 def export_run(run_dir: Path | str, path: Path | str, **options: Any):

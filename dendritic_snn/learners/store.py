@@ -113,7 +113,11 @@ def load_model(run_dir: Path | str, simulate: bool = False) -> tuple[Learner, di
         learner = cls(setup, simulate=simulate) if _takes_simulate(cls) else cls(setup)
     except TypeError as err:
         raise DsnnError(f"{run_dir}: cannot rebuild learner '{cls.name}' ({err})") from None
-    learner.load_state_dict(read_model_state(run_dir))
+    try:
+        learner.load_state_dict(read_model_state(run_dir))
+    except (KeyError, ValueError) as err:
+        msg = f"{run_dir}: saved model does not fit learner '{cls.name}' ({err})"
+        raise DsnnError(msg) from None
     return learner, meta
 
 
