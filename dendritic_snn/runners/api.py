@@ -23,7 +23,7 @@ from ..errors import DsnnError
 from ..hardware.profiles import Profile, load_profile
 from ..results import default_run_dir, versions, write_arrays, write_json
 from ..seeding import seeded_rng
-from .spec import apply_overrides, list_task_specs, load_task_spec
+from .spec import TaskSpec, apply_overrides, list_task_specs, load_task_spec
 
 
 @dataclass
@@ -87,7 +87,7 @@ def _runner(task: str) -> Callable[[RunContext], TaskOutput]:
     return _runner_module(task).run
 
 
-def _default_profile(spec, learner: str) -> str:
+def default_profile(spec: TaskSpec, learner: str) -> str:
     """The spec's profile for ``learner``, else the learner's own default, else the spec's."""
     if learner in spec.learner_profiles:
         return spec.learner_profiles[learner]
@@ -142,7 +142,7 @@ def run_task(
     if learner not in allowed:
         raise DsnnError(f"--learner {learner}: task '{task}' runs with {', '.join(allowed)}")
     if not isinstance(profile, Profile):
-        profile = load_profile(profile or _default_profile(spec, learner))
+        profile = load_profile(profile or default_profile(spec, learner))
     prof = profile
     if mismatch is not None:
         if not 0.0 <= mismatch < 1.0:
