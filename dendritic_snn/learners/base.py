@@ -151,6 +151,21 @@ class Learner(ABC):
 
     # -- construction -----------------------------------------------------------------
     @classmethod
+    def build(
+        cls,
+        profile: Profile,
+        seed: int,
+        config: dict[str, Any],
+        n_inputs: int,
+        n_classes: int,
+        out: Path | None = None,
+        progress: bool = False,
+    ) -> Learner:
+        """A learner on ``profile``, mismatch drawn from ``seed`` (see :class:`LearnerSetup`)."""
+        cls.check_profile(profile)
+        return cls(LearnerSetup(profile, seed, config, n_inputs, n_classes, out, progress))
+
+    @classmethod
     def check_profile(cls, profile: Profile) -> None:
         """Raise :class:`~dendritic_snn.errors.DsnnError` if ``profile`` lacks a needed block.
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..learners import Learner, LearnerSetup, TrainingData, get_learner, learner_config
+from ..learners import Learner, TrainingData, get_learner, learner_config
 from ..learners.store import save_model
 from ..plots import confusion_plot
 from .api import RunContext
@@ -55,9 +55,8 @@ def build_learner(
     """
     cls = get_learner(ctx.learner)
     config = learner_config(cls, ctx.task, ctx.config, adapted)
-    setup = LearnerSetup(ctx.profile, ctx.seed, config, int(n_inputs), int(n_classes),
-                         ctx.out, ctx.progress)  # fmt: skip
-    return cls(setup)
+    return cls.build(ctx.profile, ctx.seed, config, int(n_inputs), int(n_classes), ctx.out,
+                     ctx.progress)  # fmt: skip
 
 
 @dataclass
