@@ -181,7 +181,9 @@ def test_saved_rate_ep_model_reloads_to_the_same_predictions(tmp_path):
     res = run_task("pattern_discrimination", learner="rate_ep", seed=2, out=tmp_path,
                    progress=False, overrides={"vector_epochs": 3})  # fmt: skip
     learner, meta = load_model(tmp_path)
-    assert meta["profile"]["sha256"] == res["profile"]["sha256"]  # the run's own chip
+    from dendritic_snn.learners.store import model_profile
+
+    assert model_profile(meta).sha256 == res["profile"]["sha256"]  # the run's own profile
     assert meta["encoding"]["kind"] == "gaussian_time_bins"
     codes = np.load(tmp_path / "arrays.npz")["codes"]
     # the clean patterns are classified as their own class by the reloaded model
