@@ -207,8 +207,8 @@ def test_learning_trend_thirds():
 @pytest.mark.slow
 def test_pattern_discrimination_learns(tmp_path):
     """End to end on the cpp_standalone build. Seed 6 is one of the seeds that learn (the
-    benchmark, bench/dendritic_benchmark.py, reports all 10 seeds: seed 5 does NOT reach this,
-    see the README); this checks that the pipeline can learn, not the seed success rate."""
+    benchmark, bench/dendritic_benchmark.py, reports all 10 seeds: seed 5 does NOT reach this);
+    this checks that the pipeline can learn, not the seed success rate."""
     from dendritic_snn.runners.api import run_task
 
     res = run_task("pattern_discrimination", seed=6, out=tmp_path, progress=False)
@@ -223,8 +223,8 @@ def test_pattern_discrimination_learns(tmp_path):
 @pytest.mark.slow
 def test_pattern_recognition_learns(tmp_path):
     """End to end on the cpp_standalone build (spike-timing hidden rule). Seed 2 is one of the
-    seeds that learn (bench/dendritic_benchmark.py --only rec reports all 10; seed 1 does NOT
-    reach this, see the README): after learning the readout responds to the trained pattern
+    seeds that learn (bench/dendritic_benchmark.py --only rec reports all 10; seed 0 does NOT
+    reach this): after learning the readout responds to the trained pattern
     (L) and more than to the deviant (D), and so do the pyramidal neurons. With the input ->
     P learning off (the benchmark's rec0 ablation) the same chip responds more to the deviant,
     so the selectivity is learned, not drawn."""

@@ -18,10 +18,9 @@ from dendritic_snn.hardware.dpi import (
     membrane_tau_effective,
     synapse_jump,
     synapse_jump_linear,
-    synapse_mismatch_seed,
     synapse_tau,
 )
-from dendritic_snn.hardware.mismatch import sample_block
+from dendritic_snn.hardware.mismatch import sample_block, synapse_instance
 from dendritic_snn.hardware.profiles import load_profile
 
 FINE_DT = 0.01 * ms  # for time-constant fits: forward-Euler bias ~ dt/(2 tau) < 0.1 %
@@ -204,7 +203,7 @@ def test_mismatch_matches_sample_block(profile):
     assert len(np.unique(group.Itau_[:])) == n
     for name in ("Io", "Ut", "kn", "kp"):
         np.testing.assert_array_equal(getattr(group, f"{name}_")[:], profile.params["neuron"][name])
-    syn = {s: sample_block(profile, "synapse", n, synapse_mismatch_seed(seed, s))
+    syn = {s: sample_block(profile, "synapse", n, seed, instance=synapse_instance("", s))
            for s in ("exc", "inh")}  # fmt: skip
     np.testing.assert_array_equal(group.Itau_syn_exc_[:], syn["exc"]["Itau"])
     np.testing.assert_array_equal(group.Iw0_inh_[:], syn["inh"]["Iw0"])

@@ -269,7 +269,16 @@ def test_mnist_task_with_eqspike(tmp_path):
     energy = result["energy"]
     assert energy["per_inference_J"] > 0 and energy["per_training_example_J"] > 0
     assert energy["gpu_estimate"]["per_inference_J"] > 0
-    assert 0 <= result["metrics"]["accuracy"] <= 1
+    arrays = np.load(tmp_path / "run" / "arrays.npz")
+    predicted = arrays["test_predicted"]
+    assert result["metrics"]["accuracy"] == np.mean(predicted == arrays["test_labels"])
+    # the saved model is the trained chip: reloaded, it predicts what the run predicted
+    from dendritic_snn.data.datasets import load_dataset
+    from dendritic_snn.learners import load_model
+
+    learner, _ = load_model(tmp_path / "run")
+    test = load_dataset("mnist", str(data), None, "test")
+    np.testing.assert_array_equal(learner.predict(test.x), predicted)
 
 
 @pytest.mark.slow

@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from dendritic_snn.hardware.mismatch import MIN_FACTOR, mismatch_factors, sample_block
+from dendritic_snn.hardware.mismatch import (
+    MIN_FACTOR,
+    mismatch_factors,
+    sample_block,
+    synapse_instance,
+)
 from dendritic_snn.hardware.profiles import load_profile
 
 N = 20000
@@ -65,3 +70,46 @@ def test_ideal_and_override():
     assert np.std(f) == pytest.approx(0.4 * 0.9866, rel=0.05)
     with pytest.raises(ValueError):
         mismatch_factors(1.0, 3, seed=0, key="x")
+
+
+def test_one_scheme_for_every_chip():
+    """Brian2 groups, the dendritic network's arrays and the 45 nm engine draw the same chip
+    from one scheme: named streams (seed, instance, role.parameter)."""
+    from dendritic_snn.dendritic.network import ModelParams, Structure, chip_values
+    from dendritic_snn.eqspike.eqspike import map_profile
+
+    prof = load_profile("dynapse_se")
+    st = Structure(n_in=4, n_p=6, n_r=3)
+    chip = chip_values(st, prof, 11, ModelParams())
+    again = chip_values(st, prof, 11, ModelParams())
+    other = chip_values(st, prof, 12, ModelParams())
+    for pop, n in (("P", 6), ("R", 3), ("I", 3)):
+        expected = sample_block(prof, "neuron", n, 11, instance=pop)
+        np.testing.assert_array_equal(chip[(pop, "Itau")], expected["Itau"])
+        np.testing.assert_array_equal(again[(pop, "Itau")], chip[(pop, "Itau")])
+        assert not np.allclose(other[(pop, "Itau")], chip[(pop, "Itau")], rtol=1e-3, atol=0)
+    syn = sample_block(prof, "synapse", 6, 11, instance=synapse_instance("P", "bas"))
+    np.testing.assert_array_equal(chip[("P", "Itau_syn_bas")], syn["Itau"])
+    # R and I have the same size but are different circuits
+    assert not np.allclose(chip[("R", "Itau")], chip[("I", "Itau")], rtol=1e-3, atol=0)
+
+    cmos = load_profile("cmos45_spiking_ep")
+    eq = map_profile(cmos, (5, 4, 3), 1.0, 11)
+    eq_again = map_profile(cmos, (5, 4, 3), 1.0, 11)
+    np.testing.assert_array_equal(np.concatenate(eq.gain), np.concatenate(eq_again.gain))
+    eq_other = map_profile(cmos, (5, 4, 3), 1.0, 12)
+    gains = np.concatenate(eq.gain), np.concatenate(eq_other.gain)
+    assert not np.allclose(*gains, rtol=1e-3, atol=0)
+
+
+def test_instances_are_independent_circuits():
+    prof = load_profile("dynapse_se")
+    a = sample_block(prof, "neuron", N, 3, params=["Itau"], instance="P")["Itau"]
+    b = sample_block(prof, "neuron", N, 3, params=["Itau"], instance="R")["Itau"]
+    plain = sample_block(prof, "neuron", N, 3, params=["Itau"])["Itau"]
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.04
+    assert abs(np.corrcoef(a, plain)[0, 1]) < 0.04
+    np.testing.assert_array_equal(
+        a, sample_block(prof, "neuron", N, 3, params=["Itau"], instance="P")["Itau"]
+    )
+    assert synapse_instance("P", "bas") == "P/syn_bas" and synapse_instance("", "exc") == "syn_exc"

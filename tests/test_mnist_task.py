@@ -47,7 +47,12 @@ def test_run_directory_metrics_and_plots(tmp_path):
     stored = read_result(tmp_path / "run")
     assert stored is not None and set(REQUIRED_KEYS) <= set(stored)
     metrics = stored["metrics"]
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["n_test"] == 50
+    assert metrics["n_test"] == 50
+    arrays = np.load(tmp_path / "run" / "arrays.npz")
+    labels, predicted = arrays["test_labels"], arrays["test_predicted"]
+    assert metrics["accuracy"] == np.mean(predicted == labels)  # scored from the predictions
+    for digit, recall in metrics["per_class"].items():
+        assert recall == np.mean(predicted[labels == int(digit)] == int(digit))
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
     assert metrics["learning_curve"]["epoch"] == [1, 2]
     assert len(metrics["learning_curve"]["test_accuracy"]) == 2
@@ -126,11 +131,13 @@ def test_rate_ep_learns_synthetic_digits(tmp_path):
 
 
 def test_collapse_hint_only_near_chance():
-    """A run within 1.5x of chance gets a hint naming the fix; a learning run gets none."""
-    from dendritic_snn.runners.mnist import collapse_hint
+    """A run within 1.5x of chance gets a hint naming the learner's fix; a learning run none."""
+    from dendritic_snn.learners import get_learner
+    from dendritic_snn.runners.classify import collapse_hint
 
-    assert collapse_hint(0.80, 10, "eqspike") == ""
-    hint = collapse_hint(0.1065, 10, "eqspike")
+    eqspike, rate_ep = (get_learner(n).hint_at_chance for n in ("eqspike", "rate_ep"))
+    assert collapse_hint(0.80, 10, eqspike) == ""
+    hint = collapse_hint(0.1065, 10, eqspike)
     assert "AT CHANCE" in hint and "eqspike_init_scale" in hint
-    assert "learning rate" in collapse_hint(0.12, 10, "rate_ep")
-    assert collapse_hint(0.76, 2, "rate_ep") == ""
+    assert "learning rate" in collapse_hint(0.12, 10, rate_ep)
+    assert collapse_hint(0.76, 2, rate_ep) == ""

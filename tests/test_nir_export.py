@@ -12,29 +12,30 @@ import pytest
 nir = pytest.importorskip("nir")
 
 from dendritic_snn.eqspike.rate_ep import RateEP, RateEPConfig, relax, rho  # noqa: E402
-from dendritic_snn.export.nir_export import (  # noqa: E402
-    export_mnist_run,
-    export_run,
-    load_nir,
-    to_nir_graph,
-)
-from dendritic_snn.results import write_arrays  # noqa: E402
+from dendritic_snn.export import export_run, load_nir, to_nir_graph  # noqa: E402
 
 
-def _fake_mnist_run(tmp: Path, learner: str, weights, biases, profile: dict, cfg: dict) -> Path:
-    """A run directory with the files the exporter reads (result.json, checkpoint.npz)."""
+def _saved_run(tmp: Path, learner: str, profile, config: dict, state: dict, sizes) -> Path:
+    """A run directory holding a saved model of ``learner`` with the given weights."""
+    from dendritic_snn.learners import LearnerSetup, get_learner, learner_config, save_model
+
     run = tmp / learner
-    run.mkdir()
-    result = {
-        "task": "mnist", "learner": learner, "profile": profile, "seed": 3,
-        "mismatch": profile.pop("sigma", 0.0), "config": cfg, "metrics": {}, "energy": {},
-        "timing": {}, "versions": {},
-    }  # fmt: skip
-    (run / "result.json").write_text(json.dumps(result))
-    arrays = {f"W{k}": w for k, w in enumerate(weights)}
-    arrays.update({f"b{k}": b for k, b in enumerate(biases)})
-    write_arrays(run / "checkpoint.npz", **arrays, meta=np.array(json.dumps({"epoch": 2})))
+    run.mkdir(parents=True)
+    cls = get_learner(learner)
+    cfg = learner_config(cls, "other", {}, {"hidden": list(sizes[1:-1]), **config})
+    built = cls(LearnerSetup(profile, 3, cfg, sizes[0], sizes[-1], out=None))
+    built.load_state_dict({**built.state_dict(), **state})
+    save_model(run, built, "mnist", [str(c) for c in range(sizes[-1])])
     return run
+
+
+def _rate_run(tmp: Path, net: RateEP) -> Path:
+    from dendritic_snn.hardware.profiles import load_profile
+
+    state = {f"W{k}": w for k, w in enumerate(net.params.weights)}
+    state.update({f"b{k}": b for k, b in enumerate(net.params.biases)})
+    return _saved_run(tmp, "rate_ep", load_profile("ideal"), {"eps": 0.5, "n_eval": 30,
+                      "lrs": [0.1, 0.1, 0.1]}, state, net.config.sizes)  # fmt: skip
 
 
 @pytest.fixture
@@ -76,10 +77,9 @@ def _interpret(graph, x: np.ndarray) -> dict[str, np.ndarray]:
 
 def test_rate_ep_round_trip_and_interpreter(tmp_path, rate_net):
     w, b = rate_net.params.weights, rate_net.params.biases
-    run = _fake_mnist_run(tmp_path, "rate_ep", w, b, {"name": "ideal", "sha256": "x"},
-                          {"eps": 0.5, "n_eval": 30})  # fmt: skip
+    run = _rate_run(tmp_path, rate_net)
     out = tmp_path / "net.nir"
-    graph = export_mnist_run(run, out)
+    graph = export_run(run, out)
     back = load_nir(out)
     assert set(back.nodes) == set(graph.nodes)
     assert sorted(back.edges) == sorted(graph.edges)
@@ -92,7 +92,6 @@ def test_rate_ep_round_trip_and_interpreter(tmp_path, rate_net):
         assert isinstance(back.nodes[f"if{k + 1}"], nir.IF)
     assert back.metadata["learner"] == "rate_ep"
     assert int(back.metadata["seed"]) == 3
-    assert int(back.metadata["checkpoint_epoch"]) == 2
 
     # same layer pre-activations as the original weights, on the feed-forward path
     x = np.random.default_rng(2).random((7, 6))
@@ -107,11 +106,9 @@ def test_rate_ep_round_trip_and_interpreter(tmp_path, rate_net):
 
 def test_rate_ep_recurrent_fixed_point(tmp_path, rate_net):
     """With the feedback edges, the interpreter's relaxation matches RateEP's free phase."""
-    w, b = rate_net.params.weights, rate_net.params.biases
-    run = _fake_mnist_run(tmp_path, "rate_ep", w, b, {"name": "ideal", "sha256": "x"},
-                          {"eps": 0.5, "n_eval": 30})  # fmt: skip
+    run = _rate_run(tmp_path, rate_net)
     out = tmp_path / "rec.nir"
-    export_mnist_run(run, out, recurrent=True)
+    export_run(run, out, recurrent=True)
     graph = load_nir(out)
     assert {"feedback_2_1", "feedback_3_2"} <= set(graph.nodes)
     x = np.random.default_rng(4).random((5, 6))
@@ -139,9 +136,9 @@ def test_eqspike_lif_mapping(tmp_path):
     rng = np.random.default_rng(0)
     w = [rng.uniform(-1, 1, (6, 4)).astype(np.float32), rng.uniform(-1, 1, (4, 3))]
     b = [rng.normal(0, 0.1, 4).astype(np.float32), np.zeros(3, np.float32)]
-    run = _fake_mnist_run(tmp_path, "eqspike", w, b,
-                          {"name": "cmos45_spiking_ep", "sha256": prof.sha256, "sigma": 0.1},
-                          {"eqspike_w_max": 1.0})  # fmt: skip
+    state = {"W0": w[0], "W1": w[1], "b0": b[0], "b1": b[1]}
+    opts = {"eqspike_w_max": 1.0, "eqspike_gain_trim_bits": 0}
+    run = _saved_run(tmp_path, "eqspike", prof, opts, state, (6, 4, 3))
     graph = export_run(run, tmp_path / "eq.nir")
     back = load_nir(tmp_path / "eq.nir")
     chip = map_profile(prof, (6, 4, 3), 1.0, 3)
@@ -163,11 +160,8 @@ def test_eqspike_lif_mapping(tmp_path):
     # a run with the per-neuron gain trim exports the trimmed gains the engine trained with
     from dendritic_snn.eqspike.eqspike import calibrate_gain
 
-    (tmp_path / "trim").mkdir()
-    trimmed_run = _fake_mnist_run(tmp_path / "trim", "eqspike", w, b,
-                                  {"name": "cmos45_spiking_ep", "sha256": prof.sha256,
-                                   "sigma": 0.1},
-                                  {"eqspike_w_max": 1.0, "eqspike_gain_trim_bits": 5})  # fmt: skip
+    opts["eqspike_gain_trim_bits"] = 5
+    trimmed_run = _saved_run(tmp_path / "trim", "eqspike", prof, opts, state, (6, 4, 3))
     trimmed = export_run(trimmed_run, tmp_path / "trim.nir")
     gains, _ = calibrate_gain(chip, 5)
     for k in range(2):
@@ -214,3 +208,42 @@ def test_to_nir_graph_rejects_bad_feedback_and_missing_file(tmp_path):
         to_nir_graph([(np.ones((2, 3)), np.zeros(2))], [lif], feedback=[(1, 1, np.ones((3, 3)))])
     with pytest.raises(DsnnError, match="no such NIR file"):
         load_nir(tmp_path / "absent.nir")
+
+
+def test_dendritic_export_reads_the_saved_chip_and_weights(tmp_path):
+    """The exported graph holds the saved weights and the saved chip, not a rebuilt one."""
+    from dendritic_snn.hardware.profiles import load_profile
+
+    prof = load_profile("dynapse_se")
+    rng = np.random.default_rng(5)
+    state = {"w.in_p": rng.uniform(0, 3, 32 * 8), "w.p_r": rng.uniform(0, 1, 8 * 2),
+             "chip.P.Itau_syn_bas": np.full(8, 7e-12)}  # fmt: skip
+    run = _saved_run(tmp_path, "dendritic", prof, {}, state, (32, 8, 2))
+    graph = export_run(run, tmp_path / "d.nir")
+    model = json.loads((run / "model.json").read_text())
+    assert model["learner"] == "dendritic" and model["model"]["sizes"] == [32, 8, 2]
+    # the saved (edited) Itau reaches the graph: per-spike jump ~ w Ith Iw0 / Itau
+    saved = np.load(run / "model.npz")
+    np.testing.assert_array_equal(saved["chip.P.Itau_syn_bas"], np.full(8, 7e-12))
+    in_p = graph.nodes["in_p"].weight  # (P, IN): weight times the per-neuron DPI gain
+    ratio = in_p / state["w.in_p"].reshape(32, 8).T
+    gain = saved["chip.P.Ith_syn_bas"] * saved["chip.P.Iw0_bas"] / 7e-12
+    np.testing.assert_allclose(ratio / ratio[:, :1], np.ones_like(ratio), rtol=1e-9)
+    np.testing.assert_allclose(ratio[:, 0] / ratio[0, 0], gain / gain[0], rtol=1e-9)
+
+
+def test_export_of_a_finished_run_matches_its_saved_model(tmp_path):
+    """End to end: a pattern_discrimination run with rate_ep saves its model; the export
+    reads it (any task, not only mnist)."""
+    from dendritic_snn.errors import DsnnError
+    from dendritic_snn.runners.api import run_task
+
+    run_task("pattern_discrimination", learner="rate_ep", seed=0, out=tmp_path / "run",
+             progress=False, overrides={"vector_epochs": 2})  # fmt: skip
+    graph = export_run(tmp_path / "run", tmp_path / "r.nir")
+    saved = np.load(tmp_path / "run" / "model.npz")
+    np.testing.assert_array_equal(graph.nodes["affine1"].weight, saved["W0"].T)
+    assert graph.metadata["task"] == "pattern_discrimination"
+    (tmp_path / "run" / "model.json").unlink()
+    with pytest.raises(DsnnError, match="no saved model"):
+        export_run(tmp_path / "run", tmp_path / "r2.nir")

@@ -108,9 +108,8 @@ from ..hardware.dpi import (
     SYNAPSE_UNITS,
     dpi_neuron_group,
     dpi_synapses,
-    synapse_mismatch_seed,
 )
-from ..hardware.mismatch import sample_block
+from ..hardware.mismatch import sample_block, synapse_instance
 from ..seeding import seeded_rng
 from .plasticity import stop_learning_expr
 
@@ -450,16 +449,15 @@ class DendriticCircuit:
 def chip_values(structure: Structure, profile, seed: int | None, model: ModelParams) -> dict:
     """Per-neuron DPI parameters of one chip: ``{(pop, var): SI array}``.
 
-    Seeding follows :func:`~dendritic_snn.hardware.dpi.dpi_neuron_group` (neuron block with the
-    population's own seed, synapse type ``s`` with ``synapse_mismatch_seed``), with the
-    population name mixed into the seed so P, R and I are different circuits.
+    Seeding follows :func:`~dendritic_snn.hardware.dpi.dpi_neuron_group`: the chip seed with
+    the population name as the instance (``"P"``, ``"R"``, ``"I"``: different circuits), and
+    ``synapse_instance(pop, compartment)`` for each compartment's synapse.
     """
     sizes = {"P": structure.n_p, "R": structure.n_r, "I": structure.n_r}
     out: dict = {}
-    for k, (pop, n) in enumerate(sizes.items()):
-        pop_seed = None if seed is None else int(seed) * 7919 + 101 * (k + 1)
+    for pop, n in sizes.items():
         nominal = profile.params["neuron"]
-        vals = sample_block(profile, "neuron", n, pop_seed) if seed is not None else {}
+        vals = sample_block(profile, "neuron", n, seed, instance=pop) if seed is not None else {}
         for p in NEURON_UNITS:
             out[(pop, p)] = np.asarray(vals.get(p, np.full(n, nominal[p])), float)
         for comp in COMPARTMENTS[pop]:
@@ -468,7 +466,8 @@ def chip_values(structure: Structure, profile, seed: int | None, model: ModelPar
             iw0 = model.Iw0[iw_key]
             factors = {}
             if seed is not None:
-                sampled = sample_block(profile, "synapse", n, synapse_mismatch_seed(pop_seed, comp))
+                inst = synapse_instance(pop, comp)
+                sampled = sample_block(profile, "synapse", n, seed, instance=inst)
                 factors = {p: sampled[p] / nom_s[p] for p in sampled}
             for p in SYNAPSE_UNITS:
                 base = iw0 if p == "Iw0" else nom_s[p]

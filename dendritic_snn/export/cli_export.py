@@ -17,22 +17,20 @@ import click
     "--out", type=click.Path(path_type=Path, dir_okay=False),
     help="Output file [default: RUN_DIR/network.nir].",
 )  # fmt: skip
-@click.option("--recurrent", is_flag=True, help="mnist: also export the feedback weights.")
+@click.option(
+    "--recurrent", is_flag=True, help="rate_ep, eqspike: also export the feedback weights."
+)
 @click.option(
     "--ifc-as", type=click.Choice(["lif", "if"]), default="lif", show_default=True,
-    help="mnist/eqspike: map the 45 nm IFC to LIF (leak conductance) or IF (leak as bias).",
+    help="eqspike: map the 45 nm IFC to LIF (leak conductance) or IF (leak as bias).",
 )  # fmt: skip
 def export(run_dir: Path, fmt: str, out: Path | None, recurrent: bool, ifc_as: str) -> None:
-    """Export the trained network of RUN_DIR (task detected from result.json).
+    """Export the trained model saved in RUN_DIR (model.json + model.npz).
 
-    Supported: mnist runs (rate_ep, eqspike; weights from checkpoint.npz) and dendritic runs
-    (pattern_discrimination; final weights from arrays.npz). Needs the 'nir' extra.
+    Supported learners: rate_ep, eqspike and dendritic, on any task. Needs the 'nir' extra.
     """
-    from .nir_export import _result, export_run
+    from .saved import export_run
 
     out = out or run_dir / "network.nir"
-    options = {}
-    if _result(run_dir)["task"] == "mnist":
-        options = {"recurrent": recurrent, "ifc_as": ifc_as}
-    graph = export_run(run_dir, out, **options)
+    graph = export_run(run_dir, out, recurrent=recurrent, ifc_as=ifc_as)
     click.echo(f"{out}: NIR graph, {len(graph.nodes)} nodes, {len(graph.edges)} edges ({fmt})")

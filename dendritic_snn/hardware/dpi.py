@@ -39,14 +39,13 @@ order-independently and Brian2 vectorises ``on_pre`` (a Python loop otherwise).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import brian2 as b2
 import numpy as np
 
-from .mismatch import sample_block
+from .mismatch import sample_block, synapse_instance
 
 if TYPE_CHECKING:
     from .profiles import Profile
@@ -213,18 +212,18 @@ def set_group_values(group: b2.Group, values: Mapping[str, ArrayLike]) -> None:
         setattr(group, f"{name}_", np.asarray(value, dtype=float))
 
 
-def synapse_mismatch_seed(seed: int, syn_type: str) -> int:
-    """Seed for the mismatch draw of one synapse type (independent draws for exc and inh)."""
-    return (int(seed) + zlib.crc32(f"dpi_synapse.{syn_type}".encode())) & 0xFFFFFFFF
-
-
 def _block_values(
-    profile: Profile, role: str, n: int, seed: int | None, overrides: Mapping[str, float] | None
+    profile: Profile,
+    role: str,
+    n: int,
+    seed: int | None,
+    overrides: Mapping[str, float] | None,
+    instance: str = "",
 ) -> dict[str, ArrayLike]:
     nominal = dict(profile.params[role])
     values: dict[str, ArrayLike] = {**nominal, **(overrides or {})}
     if seed is not None:
-        sampled = sample_block(profile, role, n, seed)
+        sampled = sample_block(profile, role, n, seed, instance=instance)
         for name, arr in sampled.items():
             changed = overrides is not None and name in overrides
             values[name] = values[name] * (arr / nominal[name]) if changed else arr
@@ -243,6 +242,7 @@ def dpi_neuron_group(
     synapse_params: Mapping[str, Mapping[str, float]] | None = None,
     extra_input: str | None = None,
     extra_equations: str = "",
+    instance: str = "",
 ) -> b2.NeuronGroup:
     """A group of ``n`` DPI neurons with their per-type DPI synapse currents.
 
@@ -255,8 +255,9 @@ def dpi_neuron_group(
         ``synapse``) blocks.
     seed
         Chip seed. None: nominal values. Otherwise neuron parameters are
-        ``sample_block(profile, "neuron", n, seed)`` and synapse type ``s`` uses
-        ``sample_block(profile, "synapse", n, synapse_mismatch_seed(seed, s))``.
+        ``sample_block(profile, "neuron", n, seed, instance=instance)`` and synapse type ``s``
+        uses ``sample_block(profile, "synapse", n, seed, instance=synapse_instance(instance,
+        s))`` (:mod:`~dendritic_snn.hardware.mismatch`).
     synapse_types
         See :func:`neuron_equations`.
     name, method
@@ -268,6 +269,9 @@ def dpi_neuron_group(
         mismatch factors still apply.
     extra_input, extra_equations
         Extra term in ``Iin`` and extra Brian2 equations (e.g. for its variables).
+    instance
+        Name of this population on the chip: groups with different names are different
+        circuits (independent mismatch) on the same seed.
 
     Returns
     -------
@@ -289,11 +293,12 @@ def dpi_neuron_group(
         name=name,
         dt=profile.dt * b2.second if dt is None else dt,
     )
-    set_group_values(group, _block_values(profile, "neuron", n, seed, neuron_params))
+    set_group_values(group, _block_values(profile, "neuron", n, seed, neuron_params, instance))
     for s in signs:
-        syn_seed = None if seed is None else synapse_mismatch_seed(seed, s)
         overrides = (synapse_params or {}).get(s)
-        values = _block_values(profile, "synapse", n, syn_seed, overrides)
+        values = _block_values(
+            profile, "synapse", n, seed, overrides, synapse_instance(instance, s)
+        )
         set_group_values(group, {_syn_var(p, s): v for p, v in values.items()})
         setattr(group, f"Isyn_{s}", f"Io_syn_{s}")
         group.run_regularly(

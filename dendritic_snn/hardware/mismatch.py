@@ -6,10 +6,14 @@ Each parameter ``p`` of each of ``n`` instances becomes
    \\text{ truncated to } [\\max(-k, (f_{min}-1)/\\sigma),\\ k]
 
 with ``k`` the profile's ``truncate_sigmas`` and ``f_min`` a floor that keeps every value
-positive (physical). The random stream of one parameter is derived from
-``(seed, role, parameter)`` alone, so
+positive (physical). This is the one seeding scheme of every chip in the package: the random
+stream of one parameter is the named stream ``seeded_rng(seed, "mismatch", key)``
+(:mod:`dendritic_snn.seeding`) with ``key = "[instance/]role.parameter"``, where ``seed`` is
+the chip (run) seed and ``instance`` names one circuit of the chip (a population such as
+``"P"``, or one synapse type of it, :func:`synapse_instance`), so
 
 * the same seed gives the same chip, whatever else is sampled or in which order;
+* different instances of one block on a chip are different circuits (independent draws);
 * draws are independent across parameters and instances (teili reseeded before every
   parameter, which made them perfectly correlated: this module does not);
 * a NumPy parameter array and a Brian2 group get identical values for the same key;
@@ -72,8 +76,18 @@ def mismatch_factors(
     return 1.0 + sigma * z
 
 
+def synapse_instance(instance: str, syn_type: str) -> str:
+    """Instance name of the synapse circuits of type ``syn_type`` of ``instance``."""
+    return f"{instance}/syn_{syn_type}" if instance else f"syn_{syn_type}"
+
+
 def sample_block(
-    profile: Profile, role: str, n: int, seed: int, params: list[str] | None = None
+    profile: Profile,
+    role: str,
+    n: int,
+    seed: int,
+    params: list[str] | None = None,
+    instance: str = "",
 ) -> dict[str, np.ndarray]:
     """Per-instance values of a block's parameters on one mismatched chip.
 
@@ -89,6 +103,9 @@ def sample_block(
         Chip seed.
     params
         Subset of parameters (default: all of the block's).
+    instance
+        Name of this circuit on the chip (e.g. ``"P"``); blocks of one role with different
+        instance names get independent values, the same name the same values.
 
     Returns
     -------
@@ -97,10 +114,11 @@ def sample_block(
     """
     nominal = profile.params[role]
     names = list(nominal) if params is None else params
+    prefix = f"{instance}/" if instance else ""
     values = {
         name: nominal[name]
         * mismatch_factors(
-            profile.sigma(role, name), n, seed, f"{role}.{name}", profile.truncate_sigmas
+            profile.sigma(role, name), n, seed, f"{prefix}{role}.{name}", profile.truncate_sigmas
         )
         for name in names
     }

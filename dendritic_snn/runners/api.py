@@ -1,7 +1,9 @@
 """The Python API behind ``dsnn task``: run one task and write its run directory.
 
 Each task has a spec in ``tasks/<name>.yaml`` and a runner module
-``dendritic_snn.runners.<name>`` with a function ``run(ctx: RunContext) -> TaskOutput``.
+``dendritic_snn.runners.<name>`` with a function ``run(ctx: RunContext) -> TaskOutput``. A
+runner that declares ``INPUT_KINDS`` runs any registered learner taking one of those input
+kinds (:mod:`dendritic_snn.learners`); the run's learner is ``ctx.learner``.
 :func:`run_task` resolves the profile and config, calls the runner, and writes
 ``result.json`` (the keys of :mod:`dendritic_snn.results`), ``arrays.npz`` and the plots.
 """
@@ -28,7 +30,7 @@ from ..results import (
     write_json,
 )
 from ..seeding import seeded_rng
-from .spec import apply_overrides, list_task_specs, load_task_spec
+from .spec import TaskSpec, apply_overrides, list_task_specs, load_task_spec
 
 
 @dataclass
@@ -70,21 +72,43 @@ def list_tasks() -> list[str]:
     return list_task_specs()
 
 
-#: runners of a learner on the other task family (default: ``dendritic_snn.runners.<task>``)
-LEARNER_RUNNERS = {
-    ("pattern_discrimination", "eqspike"): "pattern_vector",
-    ("pattern_discrimination", "rate_ep"): "pattern_vector",
-    ("mnist", "dendritic"): "mnist_dendritic",
-}
-
-
-def _runner(task: str, learner: str) -> Callable[[RunContext], TaskOutput]:
-    name = LEARNER_RUNNERS.get((task, learner), task)
+def _runner_module(task: str):
     try:
-        module = importlib.import_module(f"dendritic_snn.runners.{name}")
+        return importlib.import_module(f"dendritic_snn.runners.{task}")
     except ModuleNotFoundError:
         raise DsnnError(f"task '{task}' has a spec but no runner yet") from None
-    return module.run
+
+
+def task_learners(task: str) -> list[str]:
+    """Learners that can run ``task``.
+
+    A task whose runner declares ``INPUT_KINDS`` runs every registered learner taking one of
+    those kinds (:func:`dendritic_snn.learners.available`); a characterisation task without
+    them runs the learners its spec lists.
+    """
+    kinds = getattr(_runner_module(task), "INPUT_KINDS", None)
+    if kinds is None:
+        return list(load_task_spec(task).learners)
+    from ..learners import available
+
+    return available(kinds)
+
+
+def _runner(task: str) -> Callable[[RunContext], TaskOutput]:
+    return _runner_module(task).run
+
+
+def default_profile(spec: TaskSpec, learner: str) -> str:
+    """The spec's profile for ``learner``, else the learner's own default, else the spec's."""
+    if learner in spec.learner_profiles:
+        return spec.learner_profiles[learner]
+    if getattr(_runner_module(spec.task), "INPUT_KINDS", None) is not None:
+        from ..learners import get_learner
+
+        own = get_learner(learner).default_profile
+        if own:
+            return own
+    return spec.default_profile
 
 
 def run_task(
@@ -135,10 +159,11 @@ def run_task(
     """
     spec = load_task_spec(task)
     learner = learner or spec.default_learner
-    if learner not in spec.learners:
-        raise DsnnError(f"--learner {learner}: task '{task}' runs with {', '.join(spec.learners)}")
+    allowed = task_learners(task)
+    if learner not in allowed:
+        raise DsnnError(f"--learner {learner}: task '{task}' runs with {', '.join(allowed)}")
     if not isinstance(profile, Profile):
-        profile = load_profile(profile or spec.profile_for(learner))
+        profile = load_profile(profile or default_profile(spec, learner))
     prof = profile
     if mismatch is not None:
         if isinstance(mismatch, bool) or not 0.0 <= mismatch < 1.0:
@@ -159,7 +184,7 @@ def run_task(
     with run_directory(run_dir) as work:
         ctx = RunContext(task, learner, prof, int(seed), config, work, progress)
         start = time.perf_counter()
-        output = _runner(task, learner)(ctx)
+        output = _runner(task)(ctx)
         wall = time.perf_counter() - start
 
         if output.arrays:

@@ -23,22 +23,22 @@ from tqdm import tqdm
 
 from ..data.patterns import make_patterns, perturb
 from ..dendritic import plots
-from ..dendritic.experiment import Experiment, calcium_trace, learning_trend
+from ..dendritic.experiment import calcium_trace, learning_trend
 from ..dendritic.network import PLASTIC
 from ..hardware.energy import EventCounts, energy_report
+from ..learners.dendritic import build_experiment
 from .api import RunContext, TaskOutput
-from .pattern_discrimination import make_simulator, structure_for
 
 
 def run(ctx: RunContext) -> TaskOutput:
     cfg = ctx.config
-    st = structure_for(cfg, int(cfg["n_pyramidal"]), 1, ctx.profile)
-    sim, build_s = make_simulator(st, ctx.profile, cfg["backend"], ctx.progress)
     pseed = cfg["pattern_seed"]
     pseed = int(ctx.rng("patterns").integers(2**31)) if pseed is None else int(pseed)
     trained, deviant = make_patterns(2, cfg["n_channels"], cfg["n_spikes"], cfg["duration"],
                                      seed=pseed)  # fmt: skip
-    exp = Experiment(sim, st, ctx.profile, ctx.seed, cfg, ctx.rng("network"))
+    exp, build_s = build_experiment(cfg, int(cfg["n_channels"]), 1, ctx.profile, ctx.seed,
+                                    ctx.rng("network"))  # fmt: skip
+    st = exp.st
     # calibrated on the trained pattern only: the deviant stays unseen until its test phase
     calib = exp.calibrate([trained])
     if cfg["calibrate_teacher_hz"]:

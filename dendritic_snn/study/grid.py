@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import DsnnError
 from ..hardware.profiles import Profile, load_profile
+from ..runners.api import default_profile, task_learners
 from ..runners.spec import apply_overrides, load_task_spec
 from .spec import StudySpec, apply_study_overrides, load_study
 
@@ -140,11 +141,12 @@ def build_grid(
             raise DsnnError(f"{spec.source}: {where}: {err}") from None
         sets = {key: config[key] for key in block.set}
         learners = block.learners or [task_spec.default_learner]
+        fits = task_learners(block.task)
         for learner in learners:
-            if learner not in task_spec.learners:
+            if learner not in fits:
                 raise DsnnError(
                     f"{spec.source}: {where}.learners: '{learner}' does not run task "
-                    f"'{block.task}' (learners: {', '.join(task_spec.learners)})"
+                    f"'{block.task}' (learners: {', '.join(fits)})"
                 )
         metric, goal = DEFAULT_METRICS.get(block.task, ("accuracy", "max"))
         if block.metric is not None:
@@ -152,7 +154,7 @@ def build_grid(
         elif block.goal is not None:
             goal = block.goal
         for learner in learners:
-            for label in block.profiles or spec.profiles or [task_spec.profile_for(learner)]:
+            for label in block.profiles or spec.profiles or [default_profile(task_spec, learner)]:
                 prof = _profile(label, spec, f"{where}.profiles", profiles)
                 for mismatch in block.mismatch or spec.mismatch:
                     for seed in block.seeds or spec.seeds:

@@ -1,0 +1,249 @@
+"""Learner ``dendritic``: dendritic error propagation on DPI circuits (Cartiglia et al. 2020).
+
+Adapts :class:`~dendritic_snn.dendritic.experiment.Experiment` (equations in
+:mod:`dendritic_snn.dendritic.network` and :mod:`dendritic_snn.dendritic.plasticity`):
+``n_inputs`` input channels project to ``n_pyramidal`` pyramidal neurons (basal dendrites,
+``sparsity`` of the connections removed), which project to one readout and one interneuron per
+class; readouts feed back to the apical dendrites. Every training presentation carries the
+900 Hz teacher on its class's readout (and, with ``teach_nontarget``, the teacher toward
+``E_lo`` on the others); the Eq. 3 rule learns at every projection. Before training, the
+unsupervised gain calibrations run on ``TrainingData.calibration`` (or are skipped when it is
+None). Prediction: one presentation without teacher or plasticity; the readout with the most
+spikes wins. Input kind: spike patterns (all of one duration). Hyperparameters: the
+``pattern_discrimination`` task's model and plasticity fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Learner, LearnerEvents, LearnerSetup, TrainingData
+from .registry import register
+
+
+def make_simulator(structure, profile, backend: str, progress: bool | None = None):
+    """``(simulator, build_s)`` for a config ``backend`` (standalone | numpy | cython).
+
+    ``progress`` shows a timer during the C++ build (None: only on a terminal).
+    """
+    from ..dendritic.simulator import RuntimeSimulator, get_standalone
+
+    if backend == "standalone":
+        sim, fresh = get_standalone(structure, profile, progress)
+        return sim, sim.build_s if fresh else 0.0
+    return RuntimeSimulator(structure, profile, target=backend), 0.0
+
+
+def structure_for(cfg: dict[str, Any], n_in: int, n_p: int, n_r: int, profile):
+    """The :class:`~dendritic_snn.dendritic.network.Structure` of a config.
+
+    One presentation lasts ``duration + tail`` seconds.
+    """
+    from ..dendritic.network import Structure
+
+    n_steps = int(round((cfg["duration"] + cfg["tail"]) / profile.dt))
+    return Structure(n_in=int(n_in), n_p=int(n_p), n_r=int(n_r), n_steps=n_steps,
+                     dt=profile.dt, noise=True,
+                     in_p_rule=str(cfg.get("in_p_rule", "pre")))  # fmt: skip
+
+
+def build_experiment(cfg: dict[str, Any], n_in: int, n_r: int, profile, seed: int, rng,
+                     simulate: bool = True):  # fmt: skip
+    """``(experiment, build_s)``: the chip of ``(profile, seed)`` with its network.
+
+    ``simulate=False`` builds no simulator (for reading a saved model).
+    """
+    from ..dendritic.experiment import Experiment
+
+    st = structure_for(cfg, n_in, int(cfg["n_pyramidal"]), n_r, profile)
+    sim, build_s = make_simulator(st, profile, cfg["backend"]) if simulate else (None, 0.0)
+    return Experiment(sim, st, profile, seed, cfg, rng), build_s
+
+
+def _mean(counts: list):
+    from ..hardware.energy import EventCounts
+
+    total = EventCounts()
+    for c in counts:
+        total = total + c
+    return total.scaled(1 / len(counts)) if counts else None
+
+
+@register
+class DendriticLearner(Learner):
+    """Dendritic error propagation on the DPI chip (see the module docstring)."""
+
+    name = "dendritic"
+    input_kind = "spikes"
+    default_profile = "dynapse_se"
+    home_task = "pattern_discrimination"
+    title = "dendritic"
+
+    def __init__(self, setup: LearnerSetup, simulate: bool = True) -> None:
+        super().__init__(setup)
+        self.exp, self.build_s = build_experiment(
+            self.config, setup.n_inputs, setup.n_classes, self.profile, self.seed,
+            self.rng("network"), simulate,
+        )  # fmt: skip
+        self.w_before = {p: w.copy() for p, w in self.exp.weights.items()}
+        self.updates: list[float] = []
+        self.errors: list[float] = []
+        self.train_events: list = []
+        self.test_events: list = []
+        self.r_spikes: list = []
+        self.test_labels: np.ndarray | None = None
+
+    def _simulator(self) -> None:
+        if self.exp.sim is None:
+            self.exp.sim, self.build_s = make_simulator(
+                self.exp.st, self.profile, self.config["backend"]
+            )
+
+    def fit(self, data: TrainingData) -> dict[str, Any]:
+        from tqdm import tqdm
+
+        from ..dendritic.experiment import learning_trend
+        from ..dendritic.network import PLASTIC
+
+        self._simulator()
+        calib = {"P": [], "R": []}
+        if data.calibration is not None and len(data.calibration):
+            calib = self.exp.calibrate(list(data.calibration))
+        self.w_before = {p: w.copy() for p, w in self.exp.weights.items()}
+        nontarget = bool(self.config["teach_nontarget"])
+        by_proj = dict.fromkeys(PLASTIC, 0)
+        for pat, c in tqdm(list(zip(data.x, data.y, strict=True)), desc=f"{data.name} train",
+                           disable=not self.setup.progress, unit="pres"):  # fmt: skip
+            p = self.exp.present(pat, int(c), learn=True, teach_nontarget=nontarget)
+            self.updates.append(sum(p.updates.values()))
+            for proj, n_upd in p.updates.items():
+                by_proj[proj] += n_upd
+            self.errors.append(p.error_R)
+            self.train_events.append(p.events)
+        self.examples += len(data.x)
+        st = self.exp.st
+        return {
+            **learning_trend(np.asarray(self.updates, float), self.errors),
+            "weight_updates_by_projection": by_proj,
+            "calibration_mean_P_spikes": calib["P"],
+            "calibration_mean_R_spikes": calib["R"],
+            "teacher": "target+nontarget" if nontarget else "target only",
+            "sizes": [st.n_in, st.n_p, st.n_r],
+            "build_s": self.build_s,
+        }
+
+    def predict(self, x) -> np.ndarray:
+        from tqdm import tqdm
+
+        from ..dendritic.experiment import classify
+
+        self._simulator()
+        out = np.zeros(len(x), int)
+        duration = self.exp.st.duration
+        for n, pat in enumerate(tqdm(x, desc="test", disable=not self.setup.progress,
+                                     unit="pres")):  # fmt: skip
+            p = self.exp.present(pat, None, learn=False, keep_spikes=True)
+            out[n] = classify(p)
+            self.test_events.append(p.events)
+            i, t = p.spikes["R"]
+            self.r_spikes.append((i, t + n * duration))
+        self.examples += len(x)
+        return out
+
+    def report(self, x, y, predicted) -> dict[str, Any]:
+        self.test_labels = np.asarray(y)
+        n = len(self.train_events) + len(self.test_events)
+        return {"biological_time_s": n * self.exp.st.duration}
+
+    def event_counts(self) -> LearnerEvents:
+        return LearnerEvents(_mean(self.test_events), _mean(self.train_events))
+
+    def summary_note(self) -> str:
+        from ..dendritic.experiment import learning_trend
+        from ..runners.verdicts import stop_learning_phrase
+
+        trend = learning_trend(np.asarray(self.updates, float))
+        return "; stop-learning: " + stop_learning_phrase(
+            trend["weight_updates_per_presentation_first_third"],
+            trend["weight_updates_per_presentation_last_third"],
+        )
+
+    def plots(self, out, title) -> list[str]:
+        from ..dendritic import plots
+        from ..dendritic.experiment import calcium_trace
+
+        files = [plots.updates_plot(out / "weight_updates.png", np.asarray(self.updates, float),
+                                    np.asarray(self.errors))]  # fmt: skip
+        keep = [p for p in ("in_p", "p_r")]
+        mask = self.exp.masks
+        files.append(plots.weight_histograms(
+            out / "weights.png", {p: self.w_before[p][mask[p] > 0] for p in keep},
+            {p: self.exp.weights[p][mask[p] > 0] for p in keep}))  # fmt: skip
+        if self.r_spikes and self.test_labels is not None:
+            k, dur = self.exp.st.n_r, self.exp.st.duration
+            n_test = len(self.r_spikes)
+            ri = np.concatenate([s[0] for s in self.r_spikes])
+            rt = np.concatenate([s[1] for s in self.r_spikes])
+            t_end = n_test * dur
+            t, _ = calcium_trace(np.zeros(0), t_end)
+            traces = {f"readout {r}": calcium_trace(rt[ri == r], t_end)[1] for r in range(k)}
+            phases = [(f"p{c}", n * dur, (n + 1) * dur) for n, c in enumerate(self.test_labels)]
+            files.insert(0, plots.calcium_plot(
+                out / "calcium_test.png", t, traces, phases if n_test <= 40 else [],
+                title="readout calcium during test presentations"))  # fmt: skip
+        return files
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        from ..dendritic.network import PLASTIC
+
+        return {
+            "updates_per_presentation": np.asarray(self.updates, float),
+            "readout_error": np.asarray(self.errors),
+            **{f"w_{p}_before": self.w_before[p] for p in PLASTIC},
+            **{f"w_{p}_after": self.exp.weights[p] for p in PLASTIC},
+            "w_r_p": self.exp.weights["r_p"],
+            "mask_in_p": self.exp.masks["in_p"],
+        }
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        exp = self.exp
+        state = {f"w.{p}": np.asarray(w) for p, w in exp.weights.items()}
+        state.update({f"mask.{p}": np.asarray(m) for p, m in exp.masks.items()})
+        state.update({f"chip.{pop}.{var}": np.asarray(v, float)
+                      for (pop, var), v in exp.chip.items()})  # fmt: skip
+        state["readout_gain"] = np.asarray(exp.readout_gain, float)
+        state["teacher_gain"] = np.asarray(exp.teacher_gain, float)
+        state["input_weight_sums"] = np.asarray(exp.input_weight_sums, float)
+        state["n_presented"] = np.asarray(exp.n_presented, np.int64)
+        return state
+
+    def load_state_dict(self, state) -> None:
+        exp = self.exp
+        for key in state:
+            kind, _, rest = key.partition(".")
+            if kind == "w":
+                exp.weights[rest] = np.array(state[key], float)
+            elif kind == "mask":
+                exp.masks[rest] = np.array(state[key], float)
+            elif kind == "chip":
+                pop, _, var = rest.partition(".")
+                exp.chip[(pop, var)] = np.array(state[key], float)
+        exp.readout_gain = np.array(state["readout_gain"], float)
+        exp.teacher_gain = np.array(state["teacher_gain"], float)
+        exp.input_weight_sums = np.array(state["input_weight_sums"], float)
+        exp.n_presented = int(state["n_presented"])
+
+    def describe(self) -> dict[str, Any]:
+        st, model = self.exp.st, self.exp.model
+        return {
+            "sizes": [st.n_in, st.n_p, st.n_r],
+            "dt_s": float(st.dt),
+            "presentation_s": float(st.duration),
+            "model_params": {
+                "I_ref": float(model.I_ref), "tau_S": float(model.tau_S),
+                "leak": float(model.leak), "alpha_B": float(model.alpha_B),
+                "Iw0": {k: float(v) for k, v in model.Iw0.items()},
+            },
+        }  # fmt: skip
