@@ -2,8 +2,17 @@
 
 :class:`Experiment` holds the chip (mismatched parameters), the connectivity masks and the
 current weights, and turns a spike pattern (plus an optional teacher) into one presentation
-on a simulator back end (:mod:`dendritic_snn.dendritic.simulator`). Weights learned in one
-presentation are passed into the next, so train and test phases share one build.
+on a simulator back end. Weights learned in one presentation are passed into the next.
+
+Back ends (task option ``engine``, chosen by :func:`make_simulator`):
+
+* ``numba`` (default): the compiled in-process engine
+  (:class:`~dendritic_snn.dendritic.engine.NumbaSimulator`); no C++ compiler needed. Inside
+  :func:`~dendritic_snn.dendritic.batch.run_batched` the chips of all concurrent runs share
+  one call of the step loop per presentation.
+* ``brian2``: the Brian2 reference model (:mod:`dendritic_snn.dendritic.simulator`) on the
+  target named by the task option ``backend`` (``standalone``: ``cpp_standalone``, built
+  once; ``numpy`` or ``cython``: runtime targets).
 """
 
 from __future__ import annotations
@@ -28,6 +37,38 @@ from .network import (
     run_values,
     soma_noise,
 )
+
+#: Values of the task option ``engine``.
+ENGINES = ("numba", "brian2")
+
+
+def make_simulator(structure: Structure, profile, cfg: dict):
+    """``(simulator, build_s)`` for the task options ``engine`` and ``backend``.
+
+    ``build_s`` is the compile time of this call (Brian2 build or Numba compilation; 0 when
+    cached in this process).
+    """
+    engine = str(cfg.get("engine", "numba"))
+    if engine == "numba":
+        from . import batch
+        from .engine import NumbaSimulator
+
+        client = batch.client(structure)
+        if client is not None:
+            return client, 0.0
+        sim = NumbaSimulator(structure)
+        return sim, sim.build_s
+    if engine != "brian2":
+        raise DsnnError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    from .simulator import RuntimeSimulator, get_standalone
+
+    backend = str(cfg.get("backend", "standalone"))
+    if backend == "standalone":
+        sim, fresh = get_standalone(structure, profile)
+        return sim, sim.build_s if fresh else 0.0
+    if backend not in ("numpy", "cython"):
+        raise DsnnError(f"backend must be standalone, numpy or cython, got {backend!r}")
+    return RuntimeSimulator(structure, profile, target=backend), 0.0
 
 
 def model_from_config(cfg: dict) -> tuple[ModelParams, PlasticityParams]:

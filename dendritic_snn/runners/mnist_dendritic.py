@@ -61,7 +61,7 @@ def run(ctx: RunContext) -> TaskOutput:
     x_train, x_test = pool_images(train.x, pool), pool_images(test.x, pool)
 
     st = structure_for(model_cfg, model_cfg["n_pyramidal"], n_classes, ctx.profile)
-    sim, build_s = make_simulator(st, ctx.profile, model_cfg["backend"])
+    sim, build_s = make_simulator(st, ctx.profile, model_cfg)
     exp = Experiment(sim, st, ctx.profile, ctx.seed, model_cfg, ctx.rng("network"))
     spike_rng = ctx.rng("image_spikes")
     n_cal = min(int(cfg["dendritic_calibrate"]), len(x_train))

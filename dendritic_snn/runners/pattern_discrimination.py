@@ -14,20 +14,16 @@ from tqdm import tqdm
 
 from ..data.patterns import make_patterns, perturb
 from ..dendritic import plots
-from ..dendritic.experiment import Experiment, calcium_trace, classify, learning_trend
+from ..dendritic.experiment import (
+    Experiment,
+    calcium_trace,
+    classify,
+    learning_trend,
+    make_simulator,
+)
 from ..dendritic.network import PLASTIC, Structure
-from ..dendritic.simulator import RuntimeSimulator, get_standalone
 from ..hardware.energy import EventCounts, energy_report
 from .api import RunContext, TaskOutput
-
-
-def make_simulator(structure: Structure, profile, backend: str):
-    """``(simulator, build_s)`` for a config ``backend``."""
-    if backend == "standalone":
-        sim, fresh = get_standalone(structure, profile)
-        return sim, sim.build_s if fresh else 0.0
-    sim = RuntimeSimulator(structure, profile, target=backend)
-    return sim, 0.0
 
 
 def structure_for(cfg: dict, n_p: int, n_r: int, profile) -> Structure:
@@ -50,7 +46,7 @@ def run(ctx: RunContext) -> TaskOutput:
     if k < 2:
         raise ValueError("patterns must be >= 2")
     st = structure_for(cfg, int(cfg["n_pyramidal"]), k, ctx.profile)
-    sim, build_s = make_simulator(st, ctx.profile, cfg["backend"])
+    sim, build_s = make_simulator(st, ctx.profile, cfg)
     pseed = cfg["pattern_seed"]
     pseed = int(ctx.rng("patterns").integers(2**31)) if pseed is None else int(pseed)
     patterns = make_patterns(k, cfg["n_channels"], cfg["n_spikes"], cfg["duration"], seed=pseed)

@@ -33,7 +33,7 @@ from .pattern_discrimination import make_simulator, structure_for
 def run(ctx: RunContext) -> TaskOutput:
     cfg = ctx.config
     st = structure_for(cfg, int(cfg["n_pyramidal"]), 1, ctx.profile)
-    sim, build_s = make_simulator(st, ctx.profile, cfg["backend"])
+    sim, build_s = make_simulator(st, ctx.profile, cfg)
     pseed = cfg["pattern_seed"]
     pseed = int(ctx.rng("patterns").integers(2**31)) if pseed is None else int(pseed)
     trained, deviant = make_patterns(2, cfg["n_channels"], cfg["n_spikes"], cfg["duration"],

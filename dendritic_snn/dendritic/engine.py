@@ -1,0 +1,185 @@
+"""The in-process engine: the dendritic circuit as a compiled step loop (no Brian2, no gcc).
+
+:class:`NumbaSimulator` has the interface of the Brian2 back ends of
+:mod:`dendritic_snn.dendritic.simulator`: ``run(values) -> results`` with the run data of
+:func:`~dendritic_snn.dendritic.network.run_values` in and the dictionary of
+:func:`~dendritic_snn.dendritic.network.collect` out, so an
+:class:`~dendritic_snn.dendritic.experiment.Experiment` runs on either unchanged.
+:meth:`NumbaSimulator.run_batch` runs many chips (seeds, mismatch instances) of one
+:class:`~dendritic_snn.dendritic.network.Structure` in one call. The equations and their
+step order are those of the Brian2 circuit; see :mod:`dendritic_snn.dendritic.engine_numba`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..hardware.dpi import NEURON_UNITS, SYNAPSE_UNITS
+from .network import COMPARTMENTS, PLASTIC, Structure
+
+#: Per-chip constants passed to the kernel, in the kernel's column order.
+CONSTS = ("c_B", "c_A", "c_D", "g_I", "alpha_T", "E_hi", "E_lo", "I_th", "I_ref", "tau_S",
+          "tau_S_R", "sigma_S", "tau_trace", "c_B_R")  # fmt: skip
+_CONST_SRC = {"c_B": ("P", "c_B"), "c_A": ("P", "c_A"), "c_D": ("I", "c_D"), "g_I": ("I", "g_I"),
+              "alpha_T": ("R", "alpha_T"), "E_hi": ("R", "E_hi"), "E_lo": ("R", "E_lo"),
+              "I_th": ("P", "I_th"), "I_ref": ("P", "I_ref"), "tau_S": ("P", "tau_S"),
+              "tau_S_R": ("R", "tau_S"), "sigma_S": ("P", "sigma_S"),
+              "tau_trace": ("in_p", "tau_trace"), "c_B_R": ("R", "c_B")}  # fmt: skip
+_POPS = ("P", "R", "I")
+_WEIGHTS = ("in_p", "p_r", "p_i", "i_p", "r_p")
+
+_compiled = False
+
+
+def _sizes(st: Structure) -> dict[str, int]:
+    return {"IN": st.n_in, "P": st.n_p, "R": st.n_r, "I": st.n_r}
+
+
+def _shape(st: Structure, proj: str) -> tuple[int, int]:
+    src, tgt = {"in_p": ("IN", "P"), "p_r": ("P", "R"), "p_i": ("P", "I"), "i_p": ("I", "P"),
+                "r_p": ("R", "P")}[proj]  # fmt: skip
+    size = _sizes(st)
+    return size[src], size[tgt]
+
+
+def pack(st: Structure, values: dict) -> dict[str, np.ndarray]:
+    """Kernel arrays of one chip and presentation from :func:`~.network.run_values` data."""
+    v = values["vars"]
+    sizes = _sizes(st)
+    npar = np.vstack([np.column_stack([np.broadcast_to(np.asarray(v[(pop, p)], float),
+                                                       (sizes[pop],)) for p in NEURON_UNITS])
+                      for pop in _POPS])  # fmt: skip
+    rows = []
+    for pop in _POPS:
+        comps = list(COMPARTMENTS[pop])
+        comps += [comps[0]] * (3 - len(comps))  # unused slots: a copy at rest, never charged
+        slot = []
+        for comp in comps:
+            cols = [np.broadcast_to(np.asarray(v[(pop, f"Iw0_{comp}" if p == "Iw0"
+                                                   else f"{p}_syn_{comp}")], float),
+                                    (sizes[pop],)) for p in SYNAPSE_UNITS]  # fmt: skip
+            slot.append(np.column_stack(cols))
+        rows.append(np.stack(slot, axis=1))
+    spar = np.vstack(rows)
+    cst = np.array([float(v.get(_CONST_SRC[c], 1.0)) for c in CONSTS])
+    plast = np.array([[float(v[(proj, name)]) for name in ("lr", "theta", "w_max")]
+                      for proj in PLASTIC])  # fmt: skip
+    out = {"npar": npar, "spar": spar, "cst": cst, "plast": plast}
+    for proj in _WEIGHTS:
+        out[f"w_{proj}"] = np.array(v[(proj, "w")], float).reshape(_shape(st, proj))
+    for proj in PLASTIC:
+        mask = v.get((proj, "mask"))
+        shape = _shape(st, proj)
+        out[f"m_{proj}"] = (
+            np.ones(shape) if mask is None else np.asarray(mask, float).reshape(shape)
+        )
+    out["w_th"] = np.array(v.get(("th", "w"), np.ones(st.n_r)), float).reshape(st.n_r)
+    out["stim"] = np.asarray(values["stim"]).reshape(st.n_steps, st.n_in).astype(np.uint8)
+    out["teach_hi"] = np.asarray(values["teach_hi"]).reshape(st.n_steps, st.n_r).astype(np.uint8)
+    out["teach_lo"] = np.asarray(values["teach_lo"]).reshape(st.n_steps, st.n_r).astype(np.uint8)
+    noise = values.get("noise")
+    n = st.n_p + 2 * st.n_r
+    if noise is None or not st.noise:
+        noise = np.zeros((st.n_steps, n))
+    out["noise"] = np.asarray(noise, float).reshape(st.n_steps, n)
+    return out
+
+
+def _rec_every(st: Structure) -> int:
+    """Steps between two samples of the readout monitor (1 ms, as the Brian2 StateMonitor)."""
+    return max(int(round(1e-3 / st.dt)), 1)
+
+
+def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
+    """Run one presentation of every chip in ``packs`` (see :func:`pack`); collect-format out."""
+    from .engine_numba import run_batch
+
+    global _compiled
+    b = len(packs)
+    arr = {key: np.ascontiguousarray(np.stack([p[key] for p in packs])) for key in packs[0]}
+    n = st.n_p + 2 * st.n_r
+    every = _rec_every(st)
+    n_rec = -(-st.n_steps // every)
+    raster = np.zeros((b, st.n_steps, n), np.uint8)
+    nupd = {proj: np.zeros((b, *_shape(st, proj))) for proj in PLASTIC}
+    rec_is = np.zeros((b, st.n_r, n_rec))
+    rec_pred = np.zeros((b, st.n_r, n_rec))
+    run_batch(
+        arr["npar"], arr["spar"], arr["cst"], arr["plast"], st.n_p, st.n_r, st.dt,
+        st.in_p_rule == "post",
+        arr["w_in_p"], arr["w_p_r"], arr["w_p_i"], arr["w_i_p"], arr["w_r_p"], arr["w_th"],
+        arr["m_in_p"], arr["m_p_r"], arr["m_p_i"], arr["m_i_p"],
+        arr["stim"], arr["teach_hi"], arr["teach_lo"], arr["noise"], every,
+        raster, nupd["in_p"], nupd["p_r"], nupd["p_i"], nupd["i_p"], rec_is, rec_pred,
+    )  # fmt: skip
+    _compiled = True
+    offsets = {"P": (0, st.n_p), "R": (st.n_p, st.n_r), "I": (st.n_p + st.n_r, st.n_r)}
+    results = []
+    for c in range(b):
+        k, j = np.nonzero(raster[c])
+        spikes = {}
+        for pop, (off, size) in offsets.items():
+            sel = (j >= off) & (j < off + size)
+            spikes[pop] = (j[sel] - off, k[sel] * st.dt)
+        results.append({
+            "w": {proj: arr[f"w_{proj}"][c].ravel().copy() for proj in PLASTIC},
+            "n_upd": {proj: nupd[proj][c].ravel() for proj in PLASTIC},
+            "spikes": spikes,
+            "I_S_R": rec_is[c],
+            "I_pred_R": rec_pred[c],
+        })  # fmt: skip
+    return results
+
+
+def compile_engine() -> float:
+    """Compile (or load from Numba's cache) the step loop; returns the seconds it took."""
+    global _compiled
+    start = time.perf_counter()
+    from .engine_numba import run_batch  # noqa: F401  (import triggers nothing; a run does)
+
+    if not _compiled:
+        st = Structure(n_in=2, n_p=1, n_r=1, n_steps=20, dt=1e-4, noise=False)
+        vals = _dummy_values(st)
+        run_packed(st, [pack(st, vals)])
+        st2 = Structure(**{**st.__dict__, "in_p_rule": "post"})
+        run_packed(st2, [pack(st2, vals)])
+    return time.perf_counter() - start
+
+
+def _dummy_values(st: Structure) -> dict:
+    from ..hardware.profiles import load_profile
+    from .network import ModelParams, PlasticityParams, chip_values, model_values, run_values
+
+    model = ModelParams()
+    chip = chip_values(st, load_profile("dynapse_se"), None, model)
+    consts = model_values(model, PlasticityParams(), True)
+    weights = {p: np.zeros(int(np.prod(_shape(st, p)))) for p in _WEIGHTS}
+    z = np.zeros((st.n_steps, st.n_r))
+    return run_values(st, chip, consts, weights, {}, np.zeros((st.n_steps, st.n_in)), z, z)
+
+
+class NumbaSimulator:
+    """The dendritic circuit of ``structure`` on the compiled in-process engine.
+
+    Same interface as :class:`~dendritic_snn.dendritic.simulator.RuntimeSimulator`;
+    ``build_s`` is the time the first use spent compiling (or loading the cached machine
+    code of) the step loop.
+    """
+
+    def __init__(self, structure: Structure) -> None:
+        self.structure = structure
+        self.build_s = compile_engine() if not _compiled else 0.0
+
+    def run(self, values: dict) -> dict:
+        """One presentation of one chip (``values`` from :func:`~.network.run_values`)."""
+        return run_packed(self.structure, [pack(self.structure, values)])[0]
+
+    def run_batch(self, batch: list[dict]) -> list[dict]:
+        """One presentation of each chip in ``batch``, in one call of the step loop."""
+        st = self.structure
+        return run_packed(st, [pack(st, v) for v in batch])
+
+    def close(self) -> None:
+        pass
