@@ -29,6 +29,8 @@ _CONST_SRC = {"c_B": ("P", "c_B"), "c_A": ("P", "c_A"), "c_D": ("I", "c_D"), "g_
               "tau_trace": ("in_p", "tau_trace"), "c_B_R": ("R", "c_B")}  # fmt: skip
 _POPS = ("P", "R", "I")
 _WEIGHTS = ("in_p", "p_r", "p_i", "i_p", "r_p")
+#: State arrays of the kernel and the Brian2 variable each holds (per population).
+_STATE_VARS = {"imem": "Imem", "iahp": "Iahp", "i_s": "I_S", "i_pred": "I_pred"}
 
 _compiled = False
 
@@ -84,6 +86,50 @@ def pack(st: Structure, values: dict) -> dict[str, np.ndarray]:
     if noise is None or not st.noise:
         noise = np.zeros((st.n_steps, n))
     out["noise"] = np.asarray(noise, float).reshape(st.n_steps, n)
+    out.update(initial_state(st, v, npar, spar))
+    return out
+
+
+def initial_state(st: Structure, v: dict, npar: np.ndarray, spar: np.ndarray) -> dict:
+    """Brian2's initial state (``Imem = Iahp = Io``, ``Isyn = Io_syn``, somata 0), where
+    ``v`` may override any variable as ``(pop, name)``, e.g. ``("R", "I_S")``."""
+    sizes = _sizes(st)
+    state = {
+        "imem": npar[:, 0].copy(),
+        "iahp": npar[:, 0].copy(),
+        "isyn": spar[:, :, 0].copy(),
+        "i_s": np.zeros(len(npar)),
+        "i_pred": np.zeros(len(npar)),
+        "i_ahat": np.zeros(st.n_p),
+    }
+    off = 0
+    for pop in _POPS:
+        sl = slice(off, off + sizes[pop])
+        for key, name in _STATE_VARS.items():
+            if (pop, name) in v:
+                state[key][sl] = v[(pop, name)]
+        if (pop == "P") and ("P", "I_Ahat") in v:
+            state["i_ahat"][:] = v[("P", "I_Ahat")]
+        for c, comp in enumerate(COMPARTMENTS[pop]):
+            if (pop, f"Isyn_{comp}") in v:
+                state["isyn"][sl, c] = v[(pop, f"Isyn_{comp}")]
+        off += sizes[pop]
+    return state
+
+
+def final_state(st: Structure, state: dict) -> dict:
+    """``{(pop, name): array}`` of one chip's state arrays (Brian2's variable names)."""
+    sizes = _sizes(st)
+    out: dict = {}
+    off = 0
+    for pop in _POPS:
+        sl = slice(off, off + sizes[pop])
+        for key, name in _STATE_VARS.items():
+            out[(pop, name)] = state[key][sl].copy()
+        for c, comp in enumerate(COMPARTMENTS[pop]):
+            out[(pop, f"Isyn_{comp}")] = state["isyn"][sl, c].copy()
+        off += sizes[pop]
+    out[("P", "I_Ahat")] = state["i_ahat"].copy()
     return out
 
 
@@ -112,6 +158,7 @@ def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
         arr["w_in_p"], arr["w_p_r"], arr["w_p_i"], arr["w_i_p"], arr["w_r_p"], arr["w_th"],
         arr["m_in_p"], arr["m_p_r"], arr["m_p_i"], arr["m_i_p"],
         arr["stim"], arr["teach_hi"], arr["teach_lo"], arr["noise"], every,
+        arr["imem"], arr["iahp"], arr["isyn"], arr["i_s"], arr["i_pred"], arr["i_ahat"],
         raster, nupd["in_p"], nupd["p_r"], nupd["p_i"], nupd["i_p"], rec_is, rec_pred,
     )  # fmt: skip
     _compiled = True
@@ -129,6 +176,8 @@ def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
             "spikes": spikes,
             "I_S_R": rec_is[c],
             "I_pred_R": rec_pred[c],
+            "state": final_state(st, {k: arr[k][c] for k in ("imem", "iahp", "isyn", "i_s",
+                                                             "i_pred", "i_ahat")}),
         })  # fmt: skip
     return results
 

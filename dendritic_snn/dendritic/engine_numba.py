@@ -79,6 +79,7 @@ def _run_chip(
     w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
     m_in_p, m_p_r, m_p_i, m_i_p,
     stim, teach_hi, teach_lo, noise, rec_every,
+    imem, iahp, isyn, i_s, i_pred, i_ahat,
     raster, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
 ):  # fmt: skip
     n = n_p + 2 * n_r
@@ -114,16 +115,7 @@ def _run_chip(
     relax_i = 1.0 - math.exp(-(1.0 + g_i) * dt / cst[_TAU_S])
     trace_decay_tau = cst[_TAU_TRACE]
 
-    # state (Brian2's initial values)
-    imem = npar[:, _IO].copy()
-    iahp = npar[:, _IO].copy()
-    isyn = np.empty((n, 3))
-    for j in range(n):
-        for c in range(3):
-            isyn[j, c] = spar[j, c, _S_IO]
-    i_s = np.zeros(n)
-    i_pred = np.zeros(n)
-    i_ahat = np.zeros(n_p)
+    # state: imem, iahp, isyn (n, 3), i_s, i_pred, i_ahat (n_p) are updated in place
     last = np.full(n, -(10**9), np.int64)
     jg = np.empty((n, 3))
     spiked = np.zeros(n, np.bool_)
@@ -319,6 +311,7 @@ def run_batch(
     w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
     m_in_p, m_p_r, m_p_i, m_i_p,
     stim, teach_hi, teach_lo, noise, rec_every,
+    imem, iahp, isyn, i_s, i_pred, i_ahat,
     raster, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
 ):  # fmt: skip
     """One presentation of ``B`` chips; every array has the batch as its leading axis.
@@ -327,7 +320,8 @@ def run_batch(
     in_p, p_r, p_i, i_p; columns lr, theta, w_max); ``raster[b, k, j]`` is 1 where neuron
     ``j`` spiked in step ``k``; ``nupd_*`` count the Eq. 3 updates outside the band per
     synapse; ``rec_IS``/``rec_pred`` hold the readouts' ``I_S`` and ``I_pred`` every
-    ``rec_every`` steps.
+    ``rec_every`` steps. The state (``imem``, ``iahp``, ``isyn[b, neuron, slot]``, ``i_s``,
+    ``i_pred``, ``i_ahat``) enters as the initial state and leaves as the final one.
     """
     for b in range(npar.shape[0]):
         _run_chip(
@@ -335,6 +329,7 @@ def run_batch(
             w_in_p[b], w_p_r[b], w_p_i[b], w_i_p[b], w_r_p[b], w_th[b],
             m_in_p[b], m_p_r[b], m_p_i[b], m_i_p[b],
             stim[b], teach_hi[b], teach_lo[b], noise[b], rec_every,
+            imem[b], iahp[b], isyn[b], i_s[b], i_pred[b], i_ahat[b],
             raster[b], nupd_in_p[b], nupd_p_r[b], nupd_p_i[b], nupd_i_p[b], rec_IS[b],
             rec_pred[b],
         )  # fmt: skip
