@@ -46,25 +46,34 @@ def _shape(st: Structure, proj: str) -> tuple[int, int]:
     return size[src], size[tgt]
 
 
+def _syn_keys(pop: str) -> list[list[str]]:
+    comps = list(COMPARTMENTS[pop])
+    comps += [comps[0]] * (3 - len(comps))  # unused slots: a copy at rest, never charged
+    return [[f"Iw0_{c}" if p == "Iw0" else f"{p}_syn_{c}" for p in SYNAPSE_UNITS] for c in comps]
+
+
+_NEURON_KEYS = {pop: list(NEURON_UNITS) for pop in _POPS}
+_SYN_KEYS = {pop: _syn_keys(pop) for pop in _POPS}
+
+
+def _columns(v: dict, pop: str, keys: list[str], n: int) -> np.ndarray:
+    """``(n, len(keys))`` array of the per-neuron values ``v[(pop, key)]`` (scalars broadcast)."""
+    cols = [v[(pop, key)] for key in keys]
+    try:
+        return np.array(cols, float).T.reshape(n, len(keys))
+    except ValueError:
+        return np.column_stack([np.broadcast_to(np.asarray(c, float), (n,)) for c in cols])
+
+
 def pack(st: Structure, values: dict) -> dict[str, np.ndarray]:
     """Kernel arrays of one chip and presentation from :func:`~.network.run_values` data."""
     v = values["vars"]
     sizes = _sizes(st)
-    npar = np.vstack([np.column_stack([np.broadcast_to(np.asarray(v[(pop, p)], float),
-                                                       (sizes[pop],)) for p in NEURON_UNITS])
-                      for pop in _POPS])  # fmt: skip
-    rows = []
-    for pop in _POPS:
-        comps = list(COMPARTMENTS[pop])
-        comps += [comps[0]] * (3 - len(comps))  # unused slots: a copy at rest, never charged
-        slot = []
-        for comp in comps:
-            cols = [np.broadcast_to(np.asarray(v[(pop, f"Iw0_{comp}" if p == "Iw0"
-                                                   else f"{p}_syn_{comp}")], float),
-                                    (sizes[pop],)) for p in SYNAPSE_UNITS]  # fmt: skip
-            slot.append(np.column_stack(cols))
-        rows.append(np.stack(slot, axis=1))
-    spar = np.vstack(rows)
+    npar = np.vstack([_columns(v, pop, _NEURON_KEYS[pop], sizes[pop]) for pop in _POPS])
+    spar = np.vstack([
+        np.stack([_columns(v, pop, keys, sizes[pop]) for keys in _SYN_KEYS[pop]], axis=1)
+        for pop in _POPS
+    ])  # fmt: skip
     cst = np.array([float(v.get(_CONST_SRC[c], 1.0)) for c in CONSTS])
     plast = np.array([[float(v[(proj, name)]) for name in ("lr", "theta", "w_max")]
                       for proj in PLASTIC])  # fmt: skip
@@ -148,7 +157,9 @@ def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
     n = st.n_p + 2 * st.n_r
     every = _rec_every(st)
     n_rec = -(-st.n_steps // every)
-    raster = np.zeros((b, st.n_steps, n), np.uint8)
+    spk_k = np.empty((b, st.n_steps * n), np.int64)
+    spk_j = np.empty((b, st.n_steps * n), np.int64)
+    n_spk = np.zeros((b, 1), np.int64)
     nupd = {proj: np.zeros((b, *_shape(st, proj))) for proj in PLASTIC}
     rec_is = np.zeros((b, st.n_r, n_rec))
     rec_pred = np.zeros((b, st.n_r, n_rec))
@@ -159,13 +170,13 @@ def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
         arr["m_in_p"], arr["m_p_r"], arr["m_p_i"], arr["m_i_p"],
         arr["stim"], arr["teach_hi"], arr["teach_lo"], arr["noise"], every,
         arr["imem"], arr["iahp"], arr["isyn"], arr["i_s"], arr["i_pred"], arr["i_ahat"],
-        raster, nupd["in_p"], nupd["p_r"], nupd["p_i"], nupd["i_p"], rec_is, rec_pred,
+        spk_k, spk_j, n_spk, nupd["in_p"], nupd["p_r"], nupd["p_i"], nupd["i_p"], rec_is, rec_pred,
     )  # fmt: skip
     _compiled = True
     offsets = {"P": (0, st.n_p), "R": (st.n_p, st.n_r), "I": (st.n_p + st.n_r, st.n_r)}
     results = []
     for c in range(b):
-        k, j = np.nonzero(raster[c])
+        k, j = spk_k[c, : n_spk[c, 0]], spk_j[c, : n_spk[c, 0]]
         spikes = {}
         for pop, (off, size) in offsets.items():
             sel = (j >= off) & (j < off + size)

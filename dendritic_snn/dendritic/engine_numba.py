@@ -80,7 +80,7 @@ def _run_chip(
     m_in_p, m_p_r, m_p_i, m_i_p,
     stim, teach_hi, teach_lo, noise, rec_every,
     imem, iahp, isyn, i_s, i_pred, i_ahat,
-    raster, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
+    spk_k, spk_j, n_spk, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
 ):  # fmt: skip
     n = n_p + 2 * n_r
     n_in = stim.shape[1]
@@ -196,7 +196,9 @@ def _run_chip(
             spiked[j] = imem[j] > npar[j, _ISPK] and not_ref[j]
             if spiked[j]:
                 last[j] = k
-                raster[k, j] = 1
+                spk_k[n_spk[0]] = k
+                spk_j[n_spk[0]] = j
+                n_spk[0] += 1
                 any_spike = True
         # ---- before_synapses: jump gains from the updated currents
         for j in range(n):
@@ -312,13 +314,14 @@ def run_batch(
     m_in_p, m_p_r, m_p_i, m_i_p,
     stim, teach_hi, teach_lo, noise, rec_every,
     imem, iahp, isyn, i_s, i_pred, i_ahat,
-    raster, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
+    spk_k, spk_j, n_spk, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
 ):  # fmt: skip
     """One presentation of ``B`` chips; every array has the batch as its leading axis.
 
     Weights (``w_*``) are updated in place (with the plasticity table ``plast[b]``: rows
-    in_p, p_r, p_i, i_p; columns lr, theta, w_max); ``raster[b, k, j]`` is 1 where neuron
-    ``j`` spiked in step ``k``; ``nupd_*`` count the Eq. 3 updates outside the band per
+    in_p, p_r, p_i, i_p; columns lr, theta, w_max); chip ``b``'s spikes are
+    ``(spk_k[b, :n], spk_j[b, :n])`` (step, neuron) with ``n = n_spk[b, 0]``, in Brian2's
+    order; ``nupd_*`` count the Eq. 3 updates outside the band per
     synapse; ``rec_IS``/``rec_pred`` hold the readouts' ``I_S`` and ``I_pred`` every
     ``rec_every`` steps. The state (``imem``, ``iahp``, ``isyn[b, neuron, slot]``, ``i_s``,
     ``i_pred``, ``i_ahat``) enters as the initial state and leaves as the final one.
@@ -330,6 +333,6 @@ def run_batch(
             m_in_p[b], m_p_r[b], m_p_i[b], m_i_p[b],
             stim[b], teach_hi[b], teach_lo[b], noise[b], rec_every,
             imem[b], iahp[b], isyn[b], i_s[b], i_pred[b], i_ahat[b],
-            raster[b], nupd_in_p[b], nupd_p_r[b], nupd_p_i[b], nupd_i_p[b], rec_IS[b],
-            rec_pred[b],
+            spk_k[b], spk_j[b], n_spk[b], nupd_in_p[b], nupd_p_r[b], nupd_p_i[b], nupd_i_p[b],
+            rec_IS[b], rec_pred[b],
         )  # fmt: skip

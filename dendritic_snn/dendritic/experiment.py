@@ -397,6 +397,19 @@ class Experiment:
         self, pattern: SpikePattern | None, target: int | None, learn: bool,
         teach_nontarget: bool = False, keep_spikes: bool = False,
     ) -> Presentation:  # fmt: skip
+        """One presentation of ``pattern`` (None: silence) on the simulator: with readout
+        ``target``'s teacher (None: no teacher; ``teach_nontarget``: the others pulled
+        toward ``E_lo``), with plasticity when ``learn``. Weights learned are kept."""
+        vals, extra = self.prepare(pattern, target, learn, teach_nontarget, keep_spikes)
+        return self.finish(self.sim.run(vals), extra)
+
+    def prepare(
+        self, pattern: SpikePattern | None, target: int | None, learn: bool,
+        teach_nontarget: bool = False, keep_spikes: bool = False,
+    ) -> tuple[dict, dict]:  # fmt: skip
+        """The run data of one presentation (:func:`~.network.run_values`) and what
+        :meth:`finish` needs; split from :meth:`present` so that a caller can run the
+        presentations of many chips in one batch."""
         st = self.st
         hi = np.zeros((st.n_steps, st.n_r))
         lo = np.zeros((st.n_steps, st.n_r))
@@ -416,7 +429,14 @@ class Experiment:
         self.n_presented += 1
         weights = {**self.weights, "th": self.teacher_gain}
         vals = run_values(st, self.chip, consts, weights, masks, stim, hi, lo, noise)
-        res = self.sim.run(vals)
+        extra = {"stim": stim, "hi": hi, "lo": lo, "learn": learn, "keep_spikes": keep_spikes}
+        return vals, extra
+
+    def finish(self, res: dict, extra: dict) -> Presentation:
+        """Take the simulator's results of a presentation from :meth:`prepare`: keep the
+        learned weights, apply the synaptic scalings, count events."""
+        st = self.st
+        stim, hi, lo, learn = extra["stim"], extra["hi"], extra["lo"], extra["learn"]
         self._check_finite(res)
         if learn:
             for proj in PLASTIC:
@@ -447,7 +467,7 @@ class Experiment:
             updates=updates,
             error_R=float(err.mean() / self.model.I_ref) if err.size else 0.0,
             events=events,
-            spikes=res["spikes"] if keep_spikes else {},
+            spikes=res["spikes"] if extra["keep_spikes"] else {},
         )
 
 
