@@ -13,6 +13,7 @@ step order are those of the Brian2 circuit; see :mod:`dendritic_snn.dendritic.en
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -153,7 +154,10 @@ def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
 
     global _compiled
     b = len(packs)
-    arr = {key: np.ascontiguousarray(np.stack([p[key] for p in packs])) for key in packs[0]}
+    if b == 1:  # a view with a batch axis of 1 (pack's arrays are fresh and contiguous)
+        arr = {key: np.ascontiguousarray(val)[None] for key, val in packs[0].items()}
+    else:
+        arr = {key: np.stack([p[key] for p in packs]) for key in packs[0]}
     n = st.n_p + 2 * st.n_r
     every = _rec_every(st)
     n_rec = -(-st.n_steps // every)
@@ -187,10 +191,33 @@ def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
             "spikes": spikes,
             "I_S_R": rec_is[c],
             "I_pred_R": rec_pred[c],
-            "state": final_state(st, {k: arr[k][c] for k in ("imem", "iahp", "isyn", "i_s",
-                                                             "i_pred", "i_ahat")}),
+            "state": _LazyState(st, {k: arr[k][c] for k in _STATE_ARRAYS}),
         })  # fmt: skip
     return results
+
+
+_STATE_ARRAYS = ("imem", "iahp", "isyn", "i_s", "i_pred", "i_ahat")
+
+
+class _LazyState(Mapping):
+    """The final state ``{(pop, name): array}`` of one chip, built on first access."""
+
+    def __init__(self, st: Structure, arrays: dict) -> None:
+        self._st, self._arrays, self._map = st, arrays, None
+
+    def _get(self) -> dict:
+        if self._map is None:
+            self._map = final_state(self._st, self._arrays)
+        return self._map
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def compile_engine() -> float:

@@ -166,8 +166,16 @@ def _run_chip(
                 above = im > io
                 ith_c = npar[j, _ITH] if above else io
                 itau_c = npar[j, _ITAU] if above else io
-                ia = npar[j, _IAGAIN] / (1.0 + math.exp(-(im - npar[j, _IATH]) / npar[j, _IANORM]))
-                ia_c = ia if above else 2.0 * io
+                ia_c = 2.0 * io
+                if above:
+                    # Ia = Iagain/(1 + exp(-(Imem - Iath)/Ianorm)); for an exponent > 45 it is
+                    # below Iagain e^-45 (~1e-30 A), under half an ulp of every sum it enters
+                    # (all >= Io = 0.5 pA, ulp 1e-28 A), so 0 gives the same doubles
+                    arg = -(im - npar[j, _IATH]) / npar[j, _IANORM]
+                    if arg < 45.0:
+                        ia_c = npar[j, _IAGAIN] / (1.0 + math.exp(arg))
+                    else:
+                        ia_c = 0.0
                 iahp_c = ahp if above else io
                 ishunt_c = _clip(npar[j, _ISHUNT], io, im)
                 iin_c = _clip(i_s[j] + npar[j, _ICONST], io, 1.0)

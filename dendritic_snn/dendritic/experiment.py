@@ -448,7 +448,7 @@ class Experiment:
         if learn:
             self.scale_readout_weights()
             self.scale_input_weights(per_neuron["P"])
-        n_in_spk = np.bincount(np.nonzero(stim)[1], minlength=st.n_in)
+        n_in_spk = stim.sum(axis=0)
         syn = float(n_in_spk @ self.masks["in_p"].reshape(self.shape["in_p"]).sum(axis=1))
         syn += per_neuron["P"].sum() * (2 * st.n_r)  # P -> R and P -> I
         syn += per_neuron["R"].sum() * st.n_p + per_neuron["I"].sum() * st.n_p
