@@ -29,6 +29,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import resource  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -212,15 +213,21 @@ def cold_job() -> list[str]:
         cli = shutil.which("dsnn") or f"{sys.executable} -m dendritic_snn.cli"
         cmd = f"{cli} task pattern_discrimination --out {tmp / 'run'}"
         t0 = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.run(cmd.split(), env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        load = os.getloadavg()[0]
         summary = [ln for ln in proc.stdout.splitlines() if ln.startswith("K=")]
     return [
         "## 3. Cold main job, no C++ compiler",
         "",
         f"`dsnn task pattern_discrimination` in a fresh process, empty `DSNN_CACHE_DIR` and "
         f"`NUMBA_CACHE_DIR`, compilers on PATH: {', '.join(found) or 'none'}: "
-        f"**{wall:.1f} s wall** (exit code {proc.returncode}).",
+        f"**{wall:.1f} s wall**, {cpu:.1f} s CPU (user + sys; the process is single-threaded, "
+        f"so this is about its wall time on an idle machine); load average {load:.1f} on "
+        f"{os.cpu_count()} cores; exit code {proc.returncode}.",
         "",
         f"Output: `{summary[0] if summary else proc.stderr.strip()[-200:]}`",
         "",
