@@ -498,9 +498,9 @@ def bracket_gains(
 
     The count rises steeply and monotonically with the gain, so the search brackets it: a
     neuron's gain doubles (halves) while its count stays below (above) the target, then the
-    bracket is bisected geometrically; the best gain seen is kept. (A damped fixed-point step
-    ``((target + .5)/(count + .5))**p`` oscillated between neurons far above and far below the
-    target.) Returns ``(best gains, mean count at each step)``.
+    bracket is bisected geometrically; the best gain seen is kept (a damped fixed-point step
+    ``((target + .5)/(count + .5))**p`` can oscillate between neurons far above and far below
+    the target). Returns ``(best gains, mean count at each step)``.
     """
     gain, lo, hi = np.ones(n), np.zeros(n), np.full(n, np.inf)
     best, best_miss = np.ones(n), np.full(n, np.inf)
