@@ -18,6 +18,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import shlex  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -91,7 +92,7 @@ def main() -> None:
     k = metrics[0]["patterns"]
     desc = ", ".join(f"{k_}={v}" for k_, v in overrides.items()) or "task defaults"
     title = f"K = {k}, seeds {args.seeds}, {desc}" + (f" ({args.label})" if args.label else "")
-    cmd = "python bench/dendritic_generalisation.py " + " ".join(sys.argv[1:])
+    cmd = "python bench/dendritic_generalisation.py " + shlex.join(sys.argv[1:])
     lines = [f"`{cmd.strip()}`", "", *table(seeds, metrics, title), f"(wall time {wall:.0f} s)", ""]
     text = "\n".join(lines)
     print(text)
