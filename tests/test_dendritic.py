@@ -1,7 +1,9 @@
 """Dendritic error-propagation network (Cartiglia 2020 on DPI circuits): physics and learning.
 
-Fast tests use the numpy target through :class:`RuntimeSimulator`; compartment currents are
-held (almost) constant by giving their DPI a tiny leak (``Itau_syn = 1 fA``, tau ~ 50 s).
+The physics tests run on both engines (fixture ``engine``): the Brian2 model on the numpy
+target through :class:`RuntimeSimulator`, and the compiled in-process engine
+(:class:`NumbaSimulator`). Compartment currents are held (almost) constant by giving their
+DPI a tiny leak (``Itau_syn = 1 fA``, tau ~ 50 s).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dendritic_snn.dendritic.engine import NumbaSimulator
 from dendritic_snn.dendritic.network import (
     ModelParams,
     PlasticityParams,
@@ -29,9 +32,27 @@ def profile():
     return load_profile("dynapse_se")
 
 
-def _sim(profile, n_steps, n_p=1, n_r=1):
+@pytest.fixture(params=["brian2", "numba"])
+def engine(request):
+    return request.param
+
+
+def _make(st, profile, engine):
+    if engine == "numba":
+        return NumbaSimulator(st)
+    return RuntimeSimulator(st, profile, target="numpy")
+
+
+def _sim(profile, n_steps, engine, n_p=1, n_r=1):
     st = Structure(n_in=1, n_p=n_p, n_r=n_r, n_steps=n_steps, dt=1e-4, noise=False)
-    return st, RuntimeSimulator(st, profile, target="numpy")
+    return st, _make(st, profile, engine)
+
+
+def _state(sim, res, pop, var):
+    """Final value of a state variable ``var`` of population ``pop`` on either engine."""
+    if isinstance(sim, RuntimeSimulator):
+        return np.asarray(getattr(sim.circuit.objects[pop], f"{var}_")[:], float)
+    return np.asarray(res["state"][(pop, var)], float)
 
 
 def _values(st, profile, held: dict, model=None, plast=None, learn=False, weights=None,
@@ -54,83 +75,86 @@ def _values(st, profile, held: dict, model=None, plast=None, learn=False, weight
     )  # fmt: skip
 
 
-def test_pyramidal_soma_steady_state(profile):
+def test_pyramidal_soma_steady_state(profile, engine):
     """I_S -> c_B I_B + c_A (I_A,exc - I_A,inh) with c_k = alpha_k/(alpha_k + l)."""
-    st, sim = _sim(profile, 400)  # 40 ms = 13 tau_S
+    st, sim = _sim(profile, 400, engine)  # 40 ms = 13 tau_S
     m = ModelParams()
     ib, ae, ai = 4e-9, 2e-9, 0.5e-9
     held = {("P", "bas"): ib, ("P", "ape"): ae, ("P", "api"): ai}
-    sim.run(_values(st, profile, held))
-    c = sim.circuit.objects["P"]
+    res = sim.run(_values(st, profile, held))
+
+    def get(var):
+        return float(_state(sim, res, "P", var)[0])
+
     c_b, c_a = m.alpha_B / (m.alpha_B + m.leak), m.alpha_A / (m.alpha_A + m.leak)
-    ib_now, ae_now, ai_now = (float(getattr(c, f"Isyn_{k}_")[0]) for k in ("bas", "ape", "api"))
+    ib_now, ae_now, ai_now = (get(f"Isyn_{k}") for k in ("bas", "ape", "api"))
     assert ib_now == pytest.approx(ib, rel=2e-3)  # held
     expected = c_b * ib_now + c_a * (ae_now - ai_now)
-    assert float(c.I_S_[0]) == pytest.approx(expected, rel=1e-3)
-    assert float(c.I_pred_[0]) == pytest.approx(c_b * ib_now, rel=1e-3)
-    assert float(c.I_Ahat_[0]) == pytest.approx(ae_now - ai_now, rel=1e-3)
-    assert len(sim.circuit.objects["spk_P"].i) > 0  # the DPI neuron spikes on I_S ~ 5 nA
+    assert get("I_S") == pytest.approx(expected, rel=1e-3)
+    assert get("I_pred") == pytest.approx(c_b * ib_now, rel=1e-3)
+    assert get("I_Ahat") == pytest.approx(ae_now - ai_now, rel=1e-3)
+    assert len(res["spikes"]["P"][0]) > 0  # the DPI neuron spikes on I_S ~ 5 nA
 
 
-def test_soma_relaxes_with_tau_s(profile):
-    st, sim = _sim(profile, 60)  # 6 ms
+def test_soma_relaxes_with_tau_s(profile, engine):
+    st, sim = _sim(profile, 60, engine)  # 6 ms
     m = ModelParams()
-    sim.run(_values(st, profile, {("I", "den"): 3e-9}))
+    res = sim.run(_values(st, profile, {("I", "den"): 3e-9}))
     c_d = m.alpha_D / (m.alpha_D + m.leak)
-    i_d = float(sim.circuit.objects["I"].Isyn_den_[0])
+    i_d = float(_state(sim, res, "I", "Isyn_den")[0])
     # interneuron nudged toward the readout's I_S (0 here): (c_D I_D)/(1 + g_I)
     target = c_d * i_d / (1 + m.g_I)
     rate = (1 + m.g_I) / m.tau_S
     expected = target * (1 - np.exp(-rate * 6e-3))
-    assert float(sim.circuit.objects["I"].I_S_[0]) == pytest.approx(expected, rel=2e-2)
+    assert float(_state(sim, res, "I", "I_S")[0]) == pytest.approx(expected, rel=2e-2)
 
 
 @pytest.mark.parametrize("start", [0.0, 20e-9])
-def test_teacher_pulls_toward_reversal(profile, start):
+def test_teacher_pulls_toward_reversal(profile, start, engine):
     """Eq. 4: I_teach = g_T (E_hi - I_S) moves I_S toward E_hi from either side; the
     steady state is (c_B I_B + g_T E_hi)/(1 + g_T)."""
-    st, sim = _sim(profile, 400)
+    st, sim = _sim(profile, 400, engine)
     m = ModelParams()
     i_t = 2e-9
     vals = _values(st, profile, {("R", "tchh"): i_t})
     vals["vars"][("R", "I_S")] = np.array([start])
-    sim.run(vals)
-    g = m.alpha_T * float(sim.circuit.objects["R"].Isyn_tchh_[0]) / m.I_ref
-    i_s = float(sim.circuit.objects["R"].I_S_[0])
+    res = sim.run(vals)
+    g = m.alpha_T * float(_state(sim, res, "R", "Isyn_tchh")[0]) / m.I_ref
+    i_s = float(_state(sim, res, "R", "I_S")[0])
     assert i_s == pytest.approx(g * m.E_hi / (1 + g), rel=1e-3)
     assert (i_s > start) if start < m.E_hi else (i_s < start)
 
 
-def test_soma_step_stable_for_large_teacher_conductance(profile):
+def test_soma_step_stable_for_large_teacher_conductance(profile, engine):
     """A teacher conductance g ~ 200 gives G dt/tau_S ~ 201 * 0.1/3 = 6.7 > 2, where forward
     Euler diverges (the NaN of 30-40 % mismatch); the exact step lands on the steady state
     g E_hi/(1 + g) without overshoot."""
-    st, sim = _sim(profile, 50)
+    st, sim = _sim(profile, 50, engine)
     m = ModelParams()
     vals = _values(st, profile, {("R", "tchh"): 700e-9})  # g = alpha_T Isyn/I_ref, alpha_T = 0.3
-    sim.run(vals)
-    g = m.alpha_T * float(sim.circuit.objects["R"].Isyn_tchh_[0]) / m.I_ref
+    res = sim.run(vals)
+    g = m.alpha_T * float(_state(sim, res, "R", "Isyn_tchh")[0]) / m.I_ref
     assert g > 150
-    trace = np.asarray(sim.circuit.objects["mon_R"].I_S_[0], float)
+    trace = np.asarray(res["I_S_R"][0], float)
     assert np.all(np.isfinite(trace)) and trace.max() <= m.E_hi
     assert trace[-1] == pytest.approx(g * m.E_hi / (1 + g), rel=1e-3)
 
 
-def test_teacher_zero_current_at_reversal(profile):
+def test_teacher_zero_current_at_reversal(profile, engine):
     """With I_S = E_hi the teacher current vanishes: I_S stays where the basal drive holds it."""
-    st, sim = _sim(profile, 200)
+    st, sim = _sim(profile, 200, engine)
     m = ModelParams()
     c_b = m.alpha_B / (m.alpha_B + m.leak)
     ib = m.E_hi / c_b
     vals = _values(st, profile, {("R", "tchh"): 3e-9, ("R", "bas"): ib})
     vals["vars"][("R", "I_S")] = np.array([m.E_hi])
-    sim.run(vals)
-    assert float(sim.circuit.objects["R"].I_S_[0]) == pytest.approx(m.E_hi, rel=2e-3)
+    res = sim.run(vals)
+    assert float(_state(sim, res, "R", "I_S")[0]) == pytest.approx(m.E_hi, rel=2e-3)
 
 
-def _plastic_run(profile, teacher: str, theta=0.1, lr=0.05, n_steps=500):
+def _plastic_run(profile, teacher: str, theta=0.1, lr=0.05, n_steps=500, engine="brian2"):
     """P fires regularly (held basal current); its spikes hit the plastic P -> R synapse."""
-    st, sim = _sim(profile, n_steps)
+    st, sim = _sim(profile, n_steps, engine)
     plast = PlasticityParams()
     plast.theta["p_r"], plast.lr["p_r"] = theta, lr
     held = {("P", "bas"): 8e-9}
@@ -147,30 +171,30 @@ def _plastic_run(profile, teacher: str, theta=0.1, lr=0.05, n_steps=500):
     return w0, float(res["w"]["p_r"][0]), int(res["n_upd"]["p_r"][0])
 
 
-def test_eq3_band_no_update_without_teacher(profile):
+def test_eq3_band_no_update_without_teacher(profile, engine):
     """Without nudging I_S == I_pred (error ~ 0, inside the band): the weight is untouched."""
-    w0, w1, n = _plastic_run(profile, "none")
+    w0, w1, n = _plastic_run(profile, "none", engine=engine)
     assert w1 == w0
     assert n == 0
 
 
-def test_eq3_band_wide_theta_blocks_teacher(profile):
+def test_eq3_band_wide_theta_blocks_teacher(profile, engine):
     """A band wider than the error blocks learning even with the teacher on."""
-    w0, w1, n = _plastic_run(profile, "hi", theta=50.0)
+    w0, w1, n = _plastic_run(profile, "hi", theta=50.0, engine=engine)
     assert (w1, n) == (w0, 0)
 
 
-def test_eq3_sign_follows_error(profile):
-    w0, w_up, n_up = _plastic_run(profile, "hi")
+def test_eq3_sign_follows_error(profile, engine):
+    w0, w_up, n_up = _plastic_run(profile, "hi", engine=engine)
     assert w_up > w0 and n_up > 0  # e = I_S - I_pred > Theta: potentiation
-    w0, w_dn, n_dn = _plastic_run(profile, "lo")
+    w0, w_dn, n_dn = _plastic_run(profile, "lo", engine=engine)
     assert w_dn < w0 and n_dn > 0  # pulled toward E_lo: e < -Theta, depression
 
 
-def test_stop_learning_updates_fall(profile):
+def test_stop_learning_updates_fall(profile, engine):
     """Repeated presentations with a reachable target: the readout's prediction approaches
     the nudged soma, the error enters the band and the number of updates falls."""
-    st, sim = _sim(profile, 1000)
+    st, sim = _sim(profile, 1000, engine)
     model = ModelParams()
     model.E_hi = 3e-9
     plast = PlasticityParams()
@@ -253,29 +277,28 @@ def test_topdown_signs_balanced():
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_signed_topdown_compartment(profile, sign):
+def test_signed_topdown_compartment(profile, sign, engine):
     """A positive top-down weight charges the apical excitatory DPI, a negative one the apical
     inhibitory DPI, so the apical current I_A,exc - I_A,inh takes the weight's sign."""
-    st, sim = _sim(profile, 300)
+    st, sim = _sim(profile, 300, engine)
     held = {("R", "bas"): 12e-9}  # the readout fires regularly
     vals = _values(st, profile, held, weights={"r_p": np.array([sign * 2.0])})
     res = sim.run(vals)
     assert len(res["spikes"]["R"][0]) > 3
-    p = sim.circuit.objects["P"]
-    ape, api = float(p.Isyn_ape_[0]), float(p.Isyn_api_[0])
+    ape, api = (float(_state(sim, res, "P", v)[0]) for v in ("Isyn_ape", "Isyn_api"))
     io = profile.params["synapse"]["Io"]
     if sign > 0:
         assert ape > 100 * io and api < 10 * io
     else:
         assert api > 100 * io and ape < 10 * io
-    assert np.sign(float(p.I_Ahat_[0])) == sign
+    assert np.sign(float(_state(sim, res, "P", "I_Ahat")[0])) == sign
 
 
 @pytest.mark.parametrize("i_th, expect_updates", [(0.0, True), (50e-9, False)])
-def test_phi_threshold_gates_hidden_error(profile, i_th, expect_updates):
+def test_phi_threshold_gates_hidden_error(profile, i_th, expect_updates, engine):
     """The input -> P rule uses phi(I_S) - phi(I_pred), phi(x) = [x - I_th]_+: a positive
     apical nudge potentiates the active inputs, unless the soma stays below I_th."""
-    st, sim = _sim(profile, 300)
+    st, sim = _sim(profile, 300, engine)
     model = ModelParams()
     model.I_th = i_th
     plast = PlasticityParams()
@@ -301,13 +324,13 @@ def _noise_run(profile, st, sim, seed, sigma=0.5):
     return np.asarray(res["I_S_R"], float)  # (n_r, samples every 1 ms)
 
 
-def test_soma_noise_seeded_and_ou_variance(profile):
+def test_soma_noise_seeded_and_ou_variance(profile, engine):
     """The soma noise is NumPy run data (not Brian2's ``xi``, which ``cpp_standalone`` seeds
     from ``std::random_device``): the same seed gives identical I_S traces, another seed
     different ones, and it reproduces the OU soma of ``sigma I_ref sqrt(2/tau_S) xi``
     (stationary variance sigma^2 I_ref^2: the soma step is the exact OU discretisation)."""
     st = Structure(n_in=1, n_p=1, n_r=20, n_steps=4000, dt=1e-4, noise=True)
-    sim = RuntimeSimulator(st, profile, target="numpy")
+    sim = _make(st, profile, engine)
     a = _noise_run(profile, st, sim, seed=3)
     b = _noise_run(profile, st, sim, seed=3)
     c = _noise_run(profile, st, sim, seed=4)
@@ -394,11 +417,11 @@ def test_bracket_gains_finds_each_neurons_target_gain():
     assert history[0] == pytest.approx(a.mean())
 
 
-def _post_rule_run(profile, apical, lr=1e-3, theta=0.1, n_steps=600):
+def _post_rule_run(profile, apical, lr=1e-3, theta=0.1, n_steps=600, engine="brian2"):
     """One P neuron driven by a held apical current; inputs 0 and 1 spike at 10 and 30 ms."""
     st = Structure(n_in=2, n_p=1, n_r=1, n_steps=n_steps, dt=1e-4, noise=False,
                    in_p_rule="post")  # fmt: skip
-    sim = RuntimeSimulator(st, profile, target="numpy")
+    sim = _make(st, profile, engine)
     plast = PlasticityParams()
     plast.lr["in_p"], plast.theta["in_p"] = lr, theta
     w0 = np.array([0.01, 0.01])  # too small to move the soma
@@ -410,14 +433,14 @@ def _post_rule_run(profile, apical, lr=1e-3, theta=0.1, n_steps=600):
     return st, sim, res, w0
 
 
-def test_post_rule_potentiates_inputs_by_their_trace_at_p_spikes(profile):
+def test_post_rule_potentiates_inputs_by_their_trace_at_p_spikes(profile, engine):
     """in_p_rule = "post": at each P spike, dw_i = lr w_i x_i (e - Theta) with the input's
     trace x_i = exp(-(t - t_i)/5 ms) and the apical error e = c_A I_A / I_ref."""
     m, lr, theta = ModelParams(), 1e-3, 0.1
-    st, sim, res, w0 = _post_rule_run(profile, apical=20e-9, lr=lr, theta=theta)
+    st, sim, res, w0 = _post_rule_run(profile, apical=20e-9, lr=lr, theta=theta, engine=engine)
     t_post = np.asarray(res["spikes"]["P"][1], float)
     assert len(t_post) > 5
-    i_a = float(sim.circuit.objects["P"].Isyn_ape_[0])  # held (decays by < 0.1 %)
+    i_a = float(_state(sim, res, "P", "Isyn_ape")[0])  # held (decays by < 0.1 %)
     e = m.coupling(m.alpha_A) * i_a / m.I_ref
     expected = []
     for t_in in (10e-3, 30e-3):
@@ -428,9 +451,9 @@ def test_post_rule_potentiates_inputs_by_their_trace_at_p_spikes(profile):
     assert np.all(res["n_upd"]["in_p"] == len(t_post))
 
 
-def test_post_rule_no_update_without_apical_error(profile):
+def test_post_rule_no_update_without_apical_error(profile, engine):
     """Basal drive alone makes P fire, but I_S = I_pred (no top-down): no update."""
-    _, _, res, w0 = _post_rule_run(profile, apical=0.0)
+    _, _, res, w0 = _post_rule_run(profile, apical=0.0, engine=engine)
     assert len(res["spikes"]["P"][0]) > 5
     np.testing.assert_array_equal(res["w"]["in_p"], w0)
     assert res["n_upd"]["in_p"].sum() == 0

@@ -2,8 +2,17 @@
 
 :class:`Experiment` holds the chip (mismatched parameters), the connectivity masks and the
 current weights, and turns a spike pattern (plus an optional teacher) into one presentation
-on a simulator back end (:mod:`dendritic_snn.dendritic.simulator`). Weights learned in one
-presentation are passed into the next, so train and test phases share one build.
+on a simulator back end. Weights learned in one presentation are passed into the next.
+
+Back ends (task option ``engine``, chosen by :func:`make_simulator`):
+
+* ``numba`` (default): the compiled in-process engine
+  (:class:`~dendritic_snn.dendritic.engine.NumbaSimulator`); no C++ compiler needed. Inside
+  :func:`~dendritic_snn.dendritic.batch.run_batched` the chips of all concurrent runs share
+  one call of the step loop per presentation.
+* ``brian2``: the Brian2 reference model (:mod:`dendritic_snn.dendritic.simulator`) on the
+  target named by the task option ``backend`` (``standalone``: ``cpp_standalone``, built
+  once; ``numpy`` or ``cython``: runtime targets).
 """
 
 from __future__ import annotations
@@ -28,6 +37,40 @@ from .network import (
     run_values,
     soma_noise,
 )
+
+#: Values of the task option ``engine``.
+ENGINES = ("numba", "brian2")
+
+
+def make_simulator(structure: Structure, profile, cfg: dict, progress: bool | None = None):
+    """``(simulator, build_s)`` for the task options ``engine`` and ``backend``.
+
+    ``progress`` shows a timer during a Brian2 C++ build (None: only on a terminal).
+
+    ``build_s`` is the compile time of this call (Brian2 build or Numba compilation; 0 when
+    cached in this process).
+    """
+    engine = str(cfg.get("engine", "numba"))
+    if engine == "numba":
+        from . import batch
+        from .engine import NumbaSimulator
+
+        client = batch.client(structure)
+        if client is not None:
+            return client, 0.0
+        sim = NumbaSimulator(structure)
+        return sim, sim.build_s
+    if engine != "brian2":
+        raise DsnnError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    from .simulator import RuntimeSimulator, get_standalone
+
+    backend = str(cfg.get("backend", "standalone"))
+    if backend == "standalone":
+        sim, fresh = get_standalone(structure, profile, progress)
+        return sim, sim.build_s if fresh else 0.0
+    if backend not in ("numpy", "cython"):
+        raise DsnnError(f"backend must be standalone, numpy or cython, got {backend!r}")
+    return RuntimeSimulator(structure, profile, target=backend), 0.0
 
 
 def model_from_config(cfg: dict) -> tuple[ModelParams, PlasticityParams]:
@@ -356,6 +399,19 @@ class Experiment:
         self, pattern: SpikePattern | None, target: int | None, learn: bool,
         teach_nontarget: bool = False, keep_spikes: bool = False,
     ) -> Presentation:  # fmt: skip
+        """One presentation of ``pattern`` (None: silence) on the simulator: with readout
+        ``target``'s teacher (None: no teacher; ``teach_nontarget``: the others pulled
+        toward ``E_lo``), with plasticity when ``learn``. Weights learned are kept."""
+        vals, extra = self.prepare(pattern, target, learn, teach_nontarget, keep_spikes)
+        return self.finish(self.sim.run(vals), extra)
+
+    def prepare(
+        self, pattern: SpikePattern | None, target: int | None, learn: bool,
+        teach_nontarget: bool = False, keep_spikes: bool = False,
+    ) -> tuple[dict, dict]:  # fmt: skip
+        """The run data of one presentation (:func:`~.network.run_values`) and what
+        :meth:`finish` needs; split from :meth:`present` so that a caller can run the
+        presentations of many chips in one batch."""
         st = self.st
         hi = np.zeros((st.n_steps, st.n_r))
         lo = np.zeros((st.n_steps, st.n_r))
@@ -375,7 +431,14 @@ class Experiment:
         self.n_presented += 1
         weights = {**self.weights, "th": self.teacher_gain}
         vals = run_values(st, self.chip, consts, weights, masks, stim, hi, lo, noise)
-        res = self.sim.run(vals)
+        extra = {"stim": stim, "hi": hi, "lo": lo, "learn": learn, "keep_spikes": keep_spikes}
+        return vals, extra
+
+    def finish(self, res: dict, extra: dict) -> Presentation:
+        """Take the simulator's results of a presentation from :meth:`prepare`: keep the
+        learned weights, apply the synaptic scalings, count events."""
+        st = self.st
+        stim, hi, lo, learn = extra["stim"], extra["hi"], extra["lo"], extra["learn"]
         self._check_finite(res)
         if learn:
             for proj in PLASTIC:
@@ -387,7 +450,7 @@ class Experiment:
         if learn:
             self.scale_readout_weights()
             self.scale_input_weights(per_neuron["P"])
-        n_in_spk = np.bincount(np.nonzero(stim)[1], minlength=st.n_in)
+        n_in_spk = stim.sum(axis=0)
         syn = float(n_in_spk @ self.masks["in_p"].reshape(self.shape["in_p"]).sum(axis=1))
         syn += per_neuron["P"].sum() * (2 * st.n_r)  # P -> R and P -> I
         syn += per_neuron["R"].sum() * st.n_p + per_neuron["I"].sum() * st.n_p
@@ -406,7 +469,7 @@ class Experiment:
             updates=updates,
             error_R=float(err.mean() / self.model.I_ref) if err.size else 0.0,
             events=events,
-            spikes=res["spikes"] if keep_spikes else {},
+            spikes=res["spikes"] if extra["keep_spikes"] else {},
         )
 
 
@@ -437,9 +500,9 @@ def bracket_gains(
 
     The count rises steeply and monotonically with the gain, so the search brackets it: a
     neuron's gain doubles (halves) while its count stays below (above) the target, then the
-    bracket is bisected geometrically; the best gain seen is kept. (A damped fixed-point step
-    ``((target + .5)/(count + .5))**p`` oscillated between neurons far above and far below the
-    target.) Returns ``(best gains, mean count at each step)``.
+    bracket is bisected geometrically; the best gain seen is kept (a damped fixed-point step
+    ``((target + .5)/(count + .5))**p`` can oscillate between neurons far above and far below
+    the target). Returns ``(best gains, mean count at each step)``.
     """
     gain, lo, hi = np.ones(n), np.zeros(n), np.full(n, np.inf)
     best, best_miss = np.ones(n), np.full(n, np.inf)

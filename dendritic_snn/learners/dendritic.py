@@ -23,19 +23,6 @@ from .base import Learner, LearnerEvents, LearnerSetup, TrainingData
 from .registry import register
 
 
-def make_simulator(structure, profile, backend: str, progress: bool | None = None):
-    """``(simulator, build_s)`` for a config ``backend`` (standalone | numpy | cython).
-
-    ``progress`` shows a timer during the C++ build (None: only on a terminal).
-    """
-    from ..dendritic.simulator import RuntimeSimulator, get_standalone
-
-    if backend == "standalone":
-        sim, fresh = get_standalone(structure, profile, progress)
-        return sim, sim.build_s if fresh else 0.0
-    return RuntimeSimulator(structure, profile, target=backend), 0.0
-
-
 def structure_for(cfg: dict[str, Any], n_in: int, n_p: int, n_r: int, profile):
     """The :class:`~dendritic_snn.dendritic.network.Structure` of a config.
 
@@ -55,10 +42,10 @@ def build_experiment(cfg: dict[str, Any], n_in: int, n_r: int, profile, seed: in
 
     ``simulate=False`` builds no simulator (for reading a saved model).
     """
-    from ..dendritic.experiment import Experiment
+    from ..dendritic.experiment import Experiment, make_simulator
 
     st = structure_for(cfg, n_in, int(cfg["n_pyramidal"]), n_r, profile)
-    sim, build_s = make_simulator(st, profile, cfg["backend"]) if simulate else (None, 0.0)
+    sim, build_s = make_simulator(st, profile, cfg) if simulate else (None, 0.0)
     return Experiment(sim, st, profile, seed, cfg, rng), build_s
 
 
@@ -96,10 +83,10 @@ class DendriticLearner(Learner):
         self.test_labels: np.ndarray | None = None
 
     def _simulator(self) -> None:
+        from ..dendritic.experiment import make_simulator
+
         if self.exp.sim is None:
-            self.exp.sim, self.build_s = make_simulator(
-                self.exp.st, self.profile, self.config["backend"]
-            )
+            self.exp.sim, self.build_s = make_simulator(self.exp.st, self.profile, self.config)
 
     def fit(self, data: TrainingData) -> dict[str, Any]:
         from tqdm import tqdm

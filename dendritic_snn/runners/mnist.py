@@ -15,7 +15,7 @@ The images reach the learner in its input kind:
   ``dendritic_epochs`` passes over the training images in a seeded order); the learner's
   unsupervised calibration runs on the first ``dendritic_calibrate`` training images. The
   learner's other hyperparameters come from its home task, with ``dendritic_pyramidal``,
-  ``dendritic_sparsity``, ``dendritic_w_in_init`` and ``dendritic_backend``.
+  ``dendritic_sparsity``, ``dendritic_w_in_init``, ``dendritic_engine`` and ``dendritic_backend``.
 
 Metrics: ``accuracy`` (test), ``per_class``, and the learner's own (``train_accuracy``,
 ``learning_curve``, ...); plots ``confusion.png`` and the learner's.
@@ -84,6 +84,7 @@ def spike_fields(cfg: dict) -> dict:
         "sparsity": float(cfg["dendritic_sparsity"]),
         "w_in_init": float(cfg["dendritic_w_in_init"]),
         "backend": str(cfg["dendritic_backend"]),
+        "engine": str(cfg["dendritic_engine"]),
     }
 
 

@@ -127,8 +127,8 @@ def run(ctx: RunContext) -> TaskOutput:
     else:
         shown = "" if learner.home_task == ctx.task else f" ({ctx.learner})"
     summary = (
-        f"K={k}{shown}: test accuracy {accuracy:.0%} on {len(test_y)} jittered presentations "
-        f"{learner.summary_note()}: {discrimination_verdict(metrics['per_class'], accuracy, k)}"
+        f"K={k}{shown}: test accuracy {accuracy:.0%} on {len(test_y)} jittered presentations: "
+        f"{discrimination_verdict(metrics['per_class'], accuracy, k)}{learner.summary_note()}"
     )
     return TaskOutput(
         metrics=metrics,

@@ -1,0 +1,349 @@
+"""Compiled step loop of the dendritic network: one presentation of a batch of chips.
+
+:func:`run_batch` integrates the same equations as the Brian2 circuit of
+:mod:`dendritic_snn.dendritic.network` (documented there and in
+:mod:`dendritic_snn.hardware.dpi`) with the same step order as Brian2's default schedule, for
+``B`` independent chips at once (leading batch axis). All neurons of a chip share one state
+array, P first, then R, then I (the column order of the soma noise); every neuron has three
+compartment slots (P: basal, apical exc., apical inh.; R: basal, teacher-hi, teacher-lo;
+I: dendrite, two unused slots resting at their floor).
+
+Each time step ``k`` (``t = k dt``), as Brian2 orders it:
+
+1. *start*: record ``I_S`` and ``I_pred`` of the readouts every ``rec_every`` steps; the
+   interneuron target ``I_tgt = I_S^R`` (the summed variable, updated before the groups);
+2. *groups*: forward Euler of every DPI circuit from the state at the start of the step,
+
+   .. math:: \\tau (1 + I_{th,c}/(I_{mem} + I_o)) \\dot I_{mem} = \\dots,\\quad
+             \\tau_s (1 + I_g/I_{syn}) \\dot I_{syn} = -I_{syn} - I_g + 2 I_o [I_{syn} \\le I_o],
+
+   (``Imem`` frozen while refractory: ``k - k_spike < timestep(t_ref)``), and the exact
+   step of the somata ``I_S += (D/G - I_S)(1 - e^{-G dt/\\tau_S}) + \\sigma I_{ref}
+   \\sqrt{1 - e^{-2dt/\\tau_S}} z_k``, of ``I_pred`` and of ``I_Ahat``;
+3. *thresholds*: ``Imem > Ispkthr`` and not refractory; input and teacher spikes of step k;
+4. *before_synapses*: jump gains ``I_g/(I_{\\tau,c}(I_g/I_{syn} + 1))`` from the new ``Isyn``;
+5. *synapses*: every presynaptic spike adds ``w Iw0 jump_gain`` to its target's current and
+   applies Eq. 3 (pre rule) from the new somatic state; then the post rule of the input -> P
+   projection at the P spikes (``dw = lr w x B_Theta(e)``, ``x`` the exact exponential
+   input trace);
+6. *resets*: ``Imem = Ireset``, ``Iahp += (Ica/Itau_ahp) Ith_ahp_c``.
+
+Parameter packing (rows per neuron, columns in the order of ``NEURON_UNITS`` and
+``SYNAPSE_UNITS`` of :mod:`dendritic_snn.hardware.dpi`) is done by
+:mod:`dendritic_snn.dendritic.engine`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# neuron parameter columns (NEURON_UNITS order)
+_IO, _UT, _KN, _KP, _C, _ITAU, _ITH, _ISPK, _IRST, _ICONST, _ISHUNT, _TREF = range(12)
+_ICA, _ITAU_AHP, _ITH_AHP, _C_AHP, _IATH, _IAGAIN, _IANORM = range(12, 19)
+# synapse parameter columns (SYNAPSE_UNITS order)
+_S_IO, _S_UT, _S_KN, _S_KP, _S_C, _S_ITAU, _S_ITH, _S_IW0 = range(8)
+# per-chip constants (see engine.CONSTS)
+(_CB, _CA, _CD, _GI, _ALPHA_T, _EHI, _ELO, _ITH_PHI, _IREF, _TAU_S, _TAU_S_R, _SIGMA,
+ _TAU_TRACE, _CB_R) = range(14)  # fmt: skip
+# plastic projections (rows of the plasticity table) and its columns
+_IN_P, _P_R, _P_I, _I_P = range(4)
+_LR, _THETA, _WMAX = range(3)
+
+
+@njit(cache=True, nogil=True)
+def _band(e, theta):
+    """Eq. 3 with eta = 1: ``e - theta`` above the band, ``e + theta`` below, 0 inside."""
+    if e > theta:
+        return e - theta
+    if e < -theta:
+        return e + theta
+    return 0.0
+
+
+@njit(cache=True, nogil=True)
+def _clip(value, lo, hi):
+    """Brian2's C++ ``clip`` (lower bound checked first)."""
+    if value < lo:
+        return lo
+    if value > hi:
+        return hi
+    return value
+
+
+@njit(cache=True, nogil=True)
+def _run_chip(
+    npar, spar, cst, plast, n_p, n_r, dt, post_rule,
+    w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
+    m_in_p, m_p_r, m_p_i, m_i_p,
+    stim, teach_hi, teach_lo, noise, rec_every,
+    imem, iahp, isyn, i_s, i_pred, i_ahat,
+    spk_k, spk_j, n_spk, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
+):  # fmt: skip
+    n = n_p + 2 * n_r
+    n_in = stim.shape[1]
+    n_steps = stim.shape[0]
+    r0 = n_p
+    i0 = n_p + n_r
+    # derived constants
+    kappa = np.empty(n)
+    tau_ahp = np.empty(n)
+    n_ref = np.empty(n, np.int64)
+    s_tau_num = np.empty((n, 3))  # C Ut / kappa of each synapse (tau = that / Itau_c)
+    for j in range(n):
+        kappa[j] = (npar[j, _KN] + npar[j, _KP]) / 2
+        tau_ahp[j] = npar[j, _C_AHP] * npar[j, _UT] / (kappa[j] * npar[j, _ITAU_AHP])
+        n_ref[j] = np.int64((npar[j, _TREF] + 1e-3 * dt) / dt)
+        for c in range(3):
+            s_tau_num[j, c] = (
+                spar[j, c, _S_C] * spar[j, c, _S_UT] / ((spar[j, c, _S_KN] + spar[j, c, _S_KP]) / 2)
+            )
+    n_comp = np.empty(n, np.int64)
+    tau_s = np.empty(n)
+    for j in range(n):
+        n_comp[j] = 3 if j < i0 else 1
+        tau_s[j] = cst[_TAU_S_R] if (j >= r0 and j < i0) else cst[_TAU_S]
+    i_ref = cst[_IREF]
+    relax = np.empty(n)  # 1 - exp(-dt/tau_S) at G = 1
+    noise_gain = np.empty(n)
+    for j in range(n):
+        relax[j] = 1.0 - math.exp(-dt / tau_s[j])
+        noise_gain[j] = cst[_SIGMA] * i_ref * math.sqrt(1.0 - math.exp(-2.0 * dt / tau_s[j]))
+    g_i = cst[_GI]
+    relax_i = 1.0 - math.exp(-(1.0 + g_i) * dt / cst[_TAU_S])
+    trace_decay_tau = cst[_TAU_TRACE]
+
+    # state: imem, iahp, isyn (n, 3), i_s, i_pred, i_ahat (n_p) are updated in place
+    last = np.full(n, -(10**9), np.int64)
+    jg = np.empty((n, 3))
+    spiked = np.zeros(n, np.bool_)
+    not_ref = np.ones(n, np.bool_)
+    i_tgt = np.zeros(n_r)
+    x_in = np.zeros(n_in)
+    x_last = np.zeros(n_in, np.int64)
+    err = np.zeros(n)
+    n_rec = rec_IS.shape[1]
+
+    for k in range(n_steps):
+        # ---- start: monitor, summed variable
+        if k % rec_every == 0:
+            m = k // rec_every
+            if m < n_rec:
+                for r in range(n_r):
+                    rec_IS[r, m] = i_s[r0 + r]
+                    rec_pred[r, m] = i_pred[r0 + r]
+        for r in range(n_r):
+            i_tgt[r] = i_s[r0 + r]
+        # ---- groups: Euler step of every neuron from its state at the start of the step
+        for j in range(n):
+            io = npar[j, _IO]
+            im = imem[j]
+            # soma drive and conductance (old compartment currents)
+            if j < r0:
+                drive = cst[_CB] * isyn[j, 0] + cst[_CA] * (isyn[j, 1] - isyn[j, 2])
+                pred = cst[_CB] * isyn[j, 0]
+                new_s = i_s[j] + (drive - i_s[j]) * relax[j]
+                i_ahat[j] += ((isyn[j, 1] - isyn[j, 2]) - i_ahat[j]) * relax[j]
+            elif j < i0:
+                g_hi = cst[_ALPHA_T] * isyn[j, 1] / i_ref
+                g_lo = cst[_ALPHA_T] * isyn[j, 2] / i_ref
+                drive = cst[_CB_R] * isyn[j, 0] + g_hi * cst[_EHI] + g_lo * cst[_ELO]
+                g = 1.0 + g_hi + g_lo
+                pred = cst[_CB_R] * isyn[j, 0]
+                new_s = i_s[j] + (drive / g - i_s[j]) * (1.0 - math.exp(-g * dt / tau_s[j]))
+            else:
+                drive = cst[_CD] * isyn[j, 0] + g_i * i_tgt[j - i0]
+                pred = cst[_CD] * isyn[j, 0]
+                new_s = i_s[j] + (drive / (1.0 + g_i) - i_s[j]) * relax_i
+            new_s += noise_gain[j] * noise[k, j]
+            i_pred[j] += (pred - i_pred[j]) * relax[j]
+            # DPI neuron (Iin = I_S: the compartment currents enter through the soma only)
+            not_ref[j] = (k - last[j]) >= n_ref[j]
+            ahp = iahp[j]
+            if not_ref[j]:
+                above = im > io
+                ith_c = npar[j, _ITH] if above else io
+                itau_c = npar[j, _ITAU] if above else io
+                ia_c = 2.0 * io
+                if above:
+                    # Ia = Iagain/(1 + exp(-(Imem - Iath)/Ianorm)); for an exponent > 45 it is
+                    # below Iagain e^-45 (~1e-30 A), under half an ulp of every sum it enters
+                    # (all >= Io = 0.5 pA, ulp 1e-28 A), so 0 gives the same doubles
+                    arg = -(im - npar[j, _IATH]) / npar[j, _IANORM]
+                    if arg < 45.0:
+                        ia_c = npar[j, _IAGAIN] / (1.0 + math.exp(arg))
+                    else:
+                        ia_c = 0.0
+                iahp_c = ahp if above else io
+                ishunt_c = _clip(npar[j, _ISHUNT], io, im)
+                iin_c = _clip(i_s[j] + npar[j, _ICONST], io, 1.0)
+                tau_mem = npar[j, _C] * npar[j, _UT] / (kappa[j] * itau_c)
+                d_im = ((ith_c / itau_c) * (iin_c + ia_c - ishunt_c - iahp_c) - ith_c
+                        - (1.0 + (ishunt_c + iahp_c - ia_c) / itau_c) * im) / (
+                    tau_mem * (ith_c / (im + io) + 1.0))  # fmt: skip
+                imem[j] = im + dt * d_im
+            ith_ahp_c = npar[j, _ITH_AHP] if ahp > io else io
+            flo = 2.0 * io if ahp <= io else 0.0
+            iahp[j] = ahp + dt * (-ith_ahp_c - ahp + flo) / (tau_ahp[j] * (ith_ahp_c / ahp + 1.0))
+            for c in range(n_comp[j]):
+                x = isyn[j, c]
+                sio = spar[j, c, _S_IO]
+                above = x > sio
+                igain = spar[j, c, _S_ITH] if above else sio
+                itc = spar[j, c, _S_ITAU] if above else sio
+                flo = 2.0 * sio if not above else 0.0
+                isyn[j, c] = x + dt * (-x - igain + flo) / (
+                    s_tau_num[j, c] / itc * (igain / x + 1.0)
+                )
+            i_s[j] = new_s
+        # ---- thresholds
+        any_spike = False
+        for j in range(n):
+            spiked[j] = imem[j] > npar[j, _ISPK] and not_ref[j]
+            if spiked[j]:
+                last[j] = k
+                spk_k[n_spk[0]] = k
+                spk_j[n_spk[0]] = j
+                n_spk[0] += 1
+                any_spike = True
+        # ---- before_synapses: jump gains from the updated currents
+        for j in range(n):
+            for c in range(n_comp[j]):
+                x = isyn[j, c]
+                sio = spar[j, c, _S_IO]
+                above = x > sio
+                igain = spar[j, c, _S_ITH] if above else sio
+                itc = spar[j, c, _S_ITAU] if above else sio
+                jg[j, c] = igain / (itc * (igain / x + 1.0))
+        # errors of the pre rules, from the updated somata
+        # (P: phi(I_S) - phi(I_pred) with phi(x) = [x - I_th]_+, as in network._plastic_on_pre)
+        th = cst[_ITH_PHI]
+        for j in range(n_p):
+            a = (i_s[j] - th) / i_ref if i_s[j] > th else 0.0
+            b = (i_pred[j] - th) / i_ref if i_pred[j] > th else 0.0
+            err[j] = a - b
+        for j in range(r0, n):
+            err[j] = (i_s[j] - i_pred[j]) / i_ref
+        # ---- synapses, pre pathways
+        lr, theta, wmax = plast[_IN_P, _LR], plast[_IN_P, _THETA], plast[_IN_P, _WMAX]
+        for i in range(n_in):
+            if stim[k, i] == 0:
+                continue
+            for j in range(n_p):
+                w = w_in_p[i, j]
+                isyn[j, 0] += max(w, 0.0) * spar[j, 0, _S_IW0] * jg[j, 0]
+                if not post_rule:
+                    mk = m_in_p[i, j]
+                    e = err[j]
+                    w_in_p[i, j] = _clip(w + mk * lr * _band(e, theta), 0.0, wmax)
+                    if lr > 0 and abs(e) > theta:
+                        nupd_in_p[i, j] += mk
+            if post_rule:
+                x_in[i] = x_in[i] * math.exp(-((k - x_last[i]) * dt) / trace_decay_tau) + 1.0
+                x_last[i] = k
+        if any_spike:
+            # P -> R and P -> I
+            for j in range(n_p):
+                if not spiked[j]:
+                    continue
+                for proj in (_P_R, _P_I):
+                    lr, theta, wmax = plast[proj, _LR], plast[proj, _THETA], plast[proj, _WMAX]
+                    base = r0 if proj == _P_R else i0
+                    wm = w_p_r if proj == _P_R else w_p_i
+                    mm = m_p_r if proj == _P_R else m_p_i
+                    nu = nupd_p_r if proj == _P_R else nupd_p_i
+                    for r in range(n_r):
+                        t = base + r
+                        w = wm[j, r]
+                        isyn[t, 0] += max(w, 0.0) * spar[t, 0, _S_IW0] * jg[t, 0]
+                        e = err[t]
+                        wm[j, r] = _clip(w + mm[j, r] * lr * _band(e, theta), 0.0, wmax)
+                        if lr > 0 and abs(e) > theta:
+                            nu[j, r] += mm[j, r]
+            # I -> P (apical inhibitory, plastic)
+            lr, theta, wmax = plast[_I_P, _LR], plast[_I_P, _THETA], plast[_I_P, _WMAX]
+            for r in range(n_r):
+                if not spiked[i0 + r]:
+                    continue
+                for j in range(n_p):
+                    w = w_i_p[r, j]
+                    isyn[j, 2] += max(w, 0.0) * spar[j, 2, _S_IW0] * jg[j, 2]
+                    e = i_ahat[j] / i_ref
+                    w_i_p[r, j] = _clip(w + m_i_p[r, j] * lr * _band(e, theta), 0.0, wmax)
+                    if lr > 0 and abs(e) > theta:
+                        nupd_i_p[r, j] += m_i_p[r, j]
+            # R -> P (fixed, signed)
+            for r in range(n_r):
+                if not spiked[r0 + r]:
+                    continue
+                for j in range(n_p):
+                    w = w_r_p[r, j]
+                    isyn[j, 1] += max(w, 0.0) * spar[j, 1, _S_IW0] * jg[j, 1]
+                    isyn[j, 2] += max(-w, 0.0) * spar[j, 2, _S_IW0] * jg[j, 2]
+        # teachers
+        for r in range(n_r):
+            t = r0 + r
+            if teach_hi[k, r] != 0:
+                isyn[t, 1] += max(w_th[r], 0.0) * spar[t, 1, _S_IW0] * jg[t, 1]
+            if teach_lo[k, r] != 0:
+                isyn[t, 2] += spar[t, 2, _S_IW0] * jg[t, 2]
+        # ---- synapses, post pathway: input -> P rule at the P spikes
+        if post_rule and any_spike:
+            lr, theta, wmax = plast[_IN_P, _LR], plast[_IN_P, _THETA], plast[_IN_P, _WMAX]
+            for j in range(n_p):
+                if not spiked[j]:
+                    continue
+                e = (i_s[j] - i_pred[j]) / i_ref
+                band = _band(e, theta)
+                count = lr > 0 and abs(e) > theta
+                for i in range(n_in):
+                    x = x_in[i] * math.exp(-((k - x_last[i]) * dt) / trace_decay_tau)
+                    w = w_in_p[i, j]
+                    mk = m_in_p[i, j]
+                    w_in_p[i, j] = _clip(w + mk * lr * w * x * band, 0.0, wmax)
+                    if count:
+                        nupd_in_p[i, j] += mk
+        # ---- resets
+        if any_spike:
+            for j in range(n):
+                if spiked[j]:
+                    io = npar[j, _IO]
+                    imem[j] = npar[j, _IRST]
+                    ith_ahp_c = npar[j, _ITH_AHP] if iahp[j] > io else io
+                    iahp[j] += (npar[j, _ICA] / npar[j, _ITAU_AHP]) * ith_ahp_c
+
+
+def run_batch(
+    npar, spar, cst, plast, n_p, n_r, dt, post_rule,
+    w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
+    m_in_p, m_p_r, m_p_i, m_i_p,
+    stim, teach_hi, teach_lo, noise, rec_every,
+    imem, iahp, isyn, i_s, i_pred, i_ahat,
+    spk_k, spk_j, n_spk, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
+):  # fmt: skip
+    """One presentation of ``B`` chips; every array has the batch as its leading axis.
+
+    The chips are independent: each is one call of the compiled :func:`_run_chip` (a Python
+    loop over the chips costs ~0.1 ms per presentation and halves the compile time of a
+    compiled batch loop).
+
+    Weights (``w_*``) are updated in place (with the plasticity table ``plast[b]``: rows
+    in_p, p_r, p_i, i_p; columns lr, theta, w_max); chip ``b``'s spikes are
+    ``(spk_k[b, :n], spk_j[b, :n])`` (step, neuron) with ``n = n_spk[b, 0]``, in Brian2's
+    order; ``nupd_*`` count the Eq. 3 updates outside the band per
+    synapse; ``rec_IS``/``rec_pred`` hold the readouts' ``I_S`` and ``I_pred`` every
+    ``rec_every`` steps. The state (``imem``, ``iahp``, ``isyn[b, neuron, slot]``, ``i_s``,
+    ``i_pred``, ``i_ahat``) enters as the initial state and leaves as the final one.
+    """
+    for b in range(npar.shape[0]):
+        _run_chip(
+            npar[b], spar[b], cst[b], plast[b], n_p, n_r, dt, post_rule,
+            w_in_p[b], w_p_r[b], w_p_i[b], w_i_p[b], w_r_p[b], w_th[b],
+            m_in_p[b], m_p_r[b], m_p_i[b], m_i_p[b],
+            stim[b], teach_hi[b], teach_lo[b], noise[b], rec_every,
+            imem[b], iahp[b], isyn[b], i_s[b], i_pred[b], i_ahat[b],
+            spk_k[b], spk_j[b], n_spk[b], nupd_in_p[b], nupd_p_r[b], nupd_p_i[b], nupd_i_p[b],
+            rec_IS[b], rec_pred[b],
+        )  # fmt: skip
