@@ -8,6 +8,7 @@ from dendritic_snn.eqspike.energy_gpu import gpu_flops
 from dendritic_snn.eqspike.engine import EqSpike, _State, measure_events
 from dendritic_snn.eqspike.eqspike import (
     EqSpikeConfig,
+    comparator_response,
     derivative_update,
     lpf2_step,
     map_profile,
@@ -43,6 +44,65 @@ def test_filters_match_the_cmos45_blocks_in_step_units():
         dr = cmos45.derivative_step(dr, prev_r, r2, chip.step_s, PROFILE.params["derivative"])
     np.testing.assert_allclose(y2, r2, atol=1e-5)
     np.testing.assert_allclose(d, dr, atol=1e-5)
+
+
+def _regular(rates):
+    """Sigma-delta (regular) spike train with per-step rates ``rates``."""
+    u, out = 0.0, np.zeros(len(rates), np.float32)
+    for t, r in enumerate(rates):
+        u += r
+        out[t] = u >= 1.0
+        u -= out[t]
+    return out
+
+
+def test_default_rule_is_the_derivative_rule_strobed_by_presynaptic_spikes():
+    cfg = EqSpikeConfig()
+    assert (cfg.comparator, cfg.strobes) == ("derivative", "pre")
+    with pytest.raises(ValueError, match="strobes"):
+        EqSpikeConfig(strobes="post")
+
+
+@pytest.mark.parametrize(
+    ("r0", "r1", "sign"),
+    [(0.05, 0.8, 1), (0.1, 0.6, 1), (0.8, 0.0, -1), (0.5, 0.0, -1), (0.3, 0.3, 0)],
+)
+def test_presynaptic_strobes_take_the_sign_of_the_postsynaptic_rate_change(r0, r1, sign):
+    """Post neuron settled at rate r0 (300 steps), then switched to r1; presynaptic spikes at
+    0.3/step strobe sum_t S_pre G_post. Rising rate -> net charge (potentiation), a rate that
+    falls to silence -> net discharge; a steady rate stays in the dead band (its ripple, < 20
+    mV through the RC derivative, never reaches a comparator)."""
+    chip = map_profile(PROFILE, (1, 1, 1), 1.0, 0)
+    post = _regular(np.r_[np.full(300, r0), np.full(150, r1)])
+    pre = _regular(np.full(450, 0.3))
+    g = comparator_response(post[:, None], chip)[:, 0]
+    strobes = pre[300:] * g[300:]
+    assert np.sign(strobes.sum()) == sign
+    assert np.all(np.sign(strobes[strobes != 0]) == sign)  # one direction only
+    assert not np.any(g[200:300])  # settled: dead band
+
+
+def test_pre_only_strobes_leave_postsynaptic_spikes_out_of_the_count():
+    cfg = dict(sizes=SIZES, batch_size=8, n_free=20, n_nudge=10)
+    nets = {m: EqSpike(EqSpikeConfig(strobes=m, **cfg), PROFILE, 0) for m in ("pre", "both")}
+    rng = np.random.default_rng(2)
+    x = rng.random((8, SIZES[0])).astype(np.float32)
+    target = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
+    sums = {}
+    for mode, net in nets.items():
+        net.weights[0] *= 4.0
+        st = _State(8, SIZES, np.full(x.shape, 0.5))
+        learn = net._new_learn()
+        pre = np.zeros((SIZES[1], 3), np.float32)
+        post = np.zeros_like(pre)
+        for _ in range(10):
+            net._run(st, x, net._bottom(x), 1, 0.5, target, learn, 1.0)
+            pre += st.s[0].T @ st.g[1]
+            post += st.g[0].T @ st.s[1]
+        sums[mode] = (learn["net1"], pre, post)
+    np.testing.assert_array_equal(sums["pre"][0], sums["pre"][1])
+    np.testing.assert_array_equal(sums["both"][0], sums["both"][1] + sums["both"][2])
+    assert np.abs(sums["both"][2]).sum() > 0
 
 
 def test_profile_mapping_and_mismatch():

@@ -174,18 +174,25 @@ class EqSpike:
         s_h, s_o = st.s
         learn["s_in"].append(s_in)
         learn["g_h"].append(g_h)
+        both = self.config.strobes == "both"
         if self.chip.symmetric_steps:
-            learn["net1"] += s_h.T @ g_o + g_h.T @ s_o
+            learn["net1"] += s_h.T @ g_o
+            if both:
+                learn["net1"] += g_h.T @ s_o
         else:
             for key, sel in (("up1", 1.0), ("down1", -1.0)):
-                learn[key] += s_h.T @ (g_o == sel) + (g_h == sel).T @ s_o
+                learn[key] += s_h.T @ (g_o == sel)
+                if both:
+                    learn[key] += (g_h == sel).T @ s_o
         learn["gb_h"].append(g_h.sum(axis=0))
         learn["gb_o"].append(g_o.sum(axis=0))
+        n_gh, n_go = np.abs(g_h).sum(axis=1), np.abs(g_o).sum(axis=1)
         learn["n_updates"] += float(
-            (s_in.sum(axis=1) * np.abs(g_h).sum(axis=1)).sum()
-            + (s_h.sum(axis=1) * np.abs(g_o).sum(axis=1)).sum()
-            + (s_o.sum(axis=1) * np.abs(g_h).sum(axis=1)).sum()
+            (s_in.sum(axis=1) * n_gh).sum()
+            + (s_h.sum(axis=1) * n_go).sum()
+            + (both * (s_o.sum(axis=1) * n_gh).sum())
         )
+        learn["n_strobes"] += float(s_in.sum() + s_h.sum() + both * s_o.sum())
 
     def _apply(self, learn: dict, lr_scale: float) -> None:
         """Write the accumulated strobes to the weight capacitors (clipped at the rails)."""
@@ -227,6 +234,7 @@ class EqSpike:
             "gb_h": [],
             "gb_o": [],
             "n_updates": 0.0,
+            "n_strobes": 0.0,
             "net1": zeros.copy(),
             "up1": zeros.copy(),
             "down1": zeros.copy(),
