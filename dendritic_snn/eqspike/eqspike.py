@@ -149,7 +149,7 @@ class EqSpikeConfig:
     n_read: int = 16
     tau_nudge: float = 4.0
     w_max: float = 1.0
-    update_gain: tuple[float, ...] = (0.03, 0.015)
+    update_gain: tuple[float, ...] = (0.1, 0.05)
     batch_size: int = 50
     bias_updates: bool = True
     comparator: str = "derivative"
