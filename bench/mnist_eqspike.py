@@ -31,7 +31,11 @@ from dendritic_snn import run_task
 from dendritic_snn.runners.spec import parse_override
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TEST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+#: the official MNIST test set beside the checkout (../shared/data/mnist, also from a worktree)
+DEFAULT_TEST_DIR = next(
+    (p / "shared" / "data" / "mnist" for p in ROOT.parents if (p / "shared" / "data").is_dir()),
+    ROOT.parent / "shared" / "data" / "mnist",
+)
 TABLE = ROOT / "bench" / "results" / "eqspike_accuracy.md"
 TARGETS = {("mnist5k", 0.0): 0.94, ("mnist5k", 0.2): 0.93, ("fashion-mnist", 0.0): 0.85}
 

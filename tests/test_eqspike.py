@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dendritic_snn import run_task
-from dendritic_snn.eqspike.energy_gpu import gpu_flops
+from dendritic_snn.eqspike.energy_gpu import GPUModel, gpu_counts, gpu_energy, gpu_flops
 from dendritic_snn.eqspike.engine import EqSpike, _State, measure_events
 from dendritic_snn.eqspike.eqspike import (
     EqSpikeConfig,
@@ -262,11 +262,39 @@ def test_energy_accounting():
     inf, train = counts["inference"], counts["training"]
     assert inf.spikes > 0 and inf.weight_updates == 0 and train.weight_updates > 0
     assert inf.elapsed_s == pytest.approx(net.config.n_eval * 80e-9)
+    assert inf.comparator_strobes == 0 and inf.learning_s == 0
+    assert train.learning_s == pytest.approx((40 + 2 * 40) * 80e-9)
+    # every nudged presynaptic spike reaches its fan-out; weight writes are a subset
+    assert train.comparator_strobes >= train.weight_updates > 0
     parts = energy_breakdown(inf, PROFILE)
-    static = inf.elapsed_s * (inf.neurons * 73.86e-6 + inf.synapses * 8.79e-6)
-    assert parts["total"] == pytest.approx(static, rel=1e-6)
+    expected = inf.spikes * 2.1e-12 + inf.synaptic_events * 176e-15
+    expected += inf.elapsed_s * inf.neurons * 0.5e-9
+    assert parts["total"] == pytest.approx(expected, rel=1e-6)
+    learn = energy_breakdown(train, PROFILE)["static_learning"]
+    assert learn == pytest.approx(train.learning_s * train.neurons * 73.86e-6)
     flops = gpu_flops(net.config)
     assert flops["training"] > flops["inference"] > 2 * SIZES[0] * SIZES[1]
+
+
+def test_gpu_model_counts_flops_and_memory_traffic():
+    cfg = EqSpikeConfig(n_free=40, n_nudge=16, n_eval=40)
+    counts = gpu_counts(cfg, batch=50)
+    n0, n1, n2 = 784, 500, 10
+    # inference: input projection once + 40 steps of both directions of W1 + neuron updates
+    assert counts["inference"]["flops"] == 2 * (n0 * n1 + 40 * 2 * n1 * n2) + 160 * (n1 + n2)
+    t = 40 + 2 * 16
+    assert counts["training"]["flops"] == (
+        2 * (3 * n0 * n1 + t * 2 * n1 * n2) + 4 * t * (n1 + n2) + 4 * (n0 * n1 + n1 * n2)
+    )
+    # memory: weights shared over the batch, the state read and written every step
+    assert counts["inference"]["bytes"] == pytest.approx(
+        4 / 50 * (n0 * n1 + 40 * n1 * n2) + 8 * 40 * (n1 + n2)
+    )
+    gpu = GPUModel(efficiency=0.5, j_per_byte=0.0)
+    e = gpu_energy(cfg, gpu)
+    assert e["inference"]["total_J"] == pytest.approx(
+        counts["inference"]["flops"] * 300 / 15.7e12 / 0.5
+    )
 
 
 def test_stdp_pair_window_is_causal_and_one_sided():

@@ -100,7 +100,13 @@ class EqSpike:
             for a, w in zip(config.init_scale, glorot(config.sizes, rng), strict=True)
         ]
         self.biases = [np.zeros(n, np.float32) for n in config.sizes[1:]]
-        self.events = {"spikes": 0.0, "synaptic_events": 0.0, "weight_updates": 0.0, "steps": 0.0}
+        self.events = {
+            "spikes": 0.0,
+            "synaptic_events": 0.0,
+            "comparator_strobes": 0.0,
+            "weight_updates": 0.0,
+            "steps": 0.0,
+        }
         self.examples = {"inference": 0, "training": 0}
 
     # ------------------------------------------------------------------------- dynamics
@@ -192,7 +198,14 @@ class EqSpike:
             + (s_h.sum(axis=1) * n_go).sum()
             + (both * (s_o.sum(axis=1) * n_gh).sum())
         )
-        learn["n_strobes"] += float(s_in.sum() + s_h.sum() + both * s_o.sum())
+        n_h, n_o = self.config.sizes[1:]
+        biases = self.config.bias_updates
+        learn["n_strobes"] += float(
+            s_in.sum() * n_h + s_h.sum() * n_o + both * s_o.sum() * n_h
+            + biases * len(s_h) * (n_h + n_o)
+        )  # fmt: skip
+        if biases:
+            learn["n_updates"] += float(n_gh.sum() + n_go.sum())
 
     def _apply(self, learn: dict, lr_scale: float) -> None:
         """Write the accumulated strobes to the weight capacitors (clipped at the rails)."""
@@ -223,6 +236,7 @@ class EqSpike:
                 b = self.biases[k] + gain[k] * delta
                 self.biases[k] = np.clip(b, -cfg.w_max, cfg.w_max).astype(np.float32)
         self.events["weight_updates"] += learn["n_updates"]
+        self.events["comparator_strobes"] += learn["n_strobes"]
 
     # ------------------------------------------------------------------------- training
     def _new_learn(self) -> dict:
@@ -334,7 +348,9 @@ def measure_events(net: EqSpike, x: Array, labels: Array, rng: np.random.Generat
 
     Runs one inference pass and one training step (on a copy of the weights, restored after)
     and divides the counted events by the number of examples. ``neurons``/``synapses`` are
-    the chip's circuit counts; elapsed time is steps x the step length.
+    the chip's circuit counts; elapsed time is steps x the step length, and the learning
+    blocks (rate filter, derivative, comparators, bias) are powered for the whole of a
+    training example (the trace must be settled at the nudge onset) and off in inference.
     """
     cfg = net.config
     n_neurons = sum(cfg.sizes[1:])
@@ -353,8 +369,10 @@ def measure_events(net: EqSpike, x: Array, labels: Array, rng: np.random.Generat
         out[kind] = EventCounts(
             spikes=diff["spikes"],
             synaptic_events=diff["synaptic_events"],
+            comparator_strobes=diff["comparator_strobes"],
             weight_updates=diff["weight_updates"],
             elapsed_s=steps * net.chip.step_s,
+            learning_s=steps * net.chip.step_s if kind == "training" else 0.0,
             neurons=n_neurons,
             synapses=n_syn,
         )
