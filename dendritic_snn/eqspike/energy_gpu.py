@@ -46,8 +46,8 @@ class GPUModel:
 
     ``j_per_flop_peak``: board power / fp32 peak, 300 W / 15.7 TFLOP/s = 19 pJ/FLOP (V100
     SXM2 datasheet figures); ``efficiency``: achieved / peak FLOP rate for this workload
-    (batched 784-500-10 GEMMs of tens of rows: 0.25, an assumption, about what this
-    network's GEMMs reach on a CPU, see ``bench/eqspike_throughput.py``); ``j_per_byte``:
+    (0.25, an assumption: minibatches of 50 rows through 500- and 10-wide layers, one
+    kernel launch per step, leave most of the GPU idle); ``j_per_byte``:
     HBM2 DRAM access, ~3.9 pJ/bit = 31 pJ/byte (recalled from O'Connor et al., MICRO 2017;
     an assumption until checked); ``batch``: minibatch size over which a weight read is
     shared.

@@ -282,7 +282,7 @@ def run(ctx: RunContext) -> TaskOutput:
                 "network_inputs": f"{len(x)} {source}",
                 "antisymmetry_index": index,
                 "odd_fraction": odd_fraction(w),
-                "ltp_for_pre_before_post": bool(np.all(odd[net_lags > 0] >= 0)),
+                "ltp_for_pre_before_post": bool(np.sum(odd[net_lags > 0]) > 0),
             }
         )
         arrays.update({"network_delta_t": net_axis, "network_delta_w": w})
