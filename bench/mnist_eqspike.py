@@ -102,7 +102,10 @@ def table(rows: list[dict], command: str) -> str:
     lines = [
         "# EqSpike accuracy with spread (784-500-10, cmos45_spiking_ep)",
         "",
-        f"Command: `{command}`",
+        f"Command: `{command}`, after the runs it collects, each made with",
+        "`OMP_NUM_THREADS=1 python bench/mnist_eqspike.py --datasets DATA --epochs EPOCHS "
+        "--mismatch SIGMA --seeds SEED --out DIR` (lr_decay 0.9, 1-pixel shifts; defaults).",
+        "Test accuracy after the last epoch; sd over seeds (ddof 1).",
         "",
         "| data (train -> test) | mismatch | rule | epochs | seeds | test accuracy mean +- sd "
         "| per seed | target | met | at chance |",
