@@ -190,6 +190,23 @@ def test_derivative_of_slow_sinusoid_is_tau_dv_dt() -> None:
     assert err < 0.02
 
 
+def test_derivative_of_a_ramp_and_the_comparator_delay() -> None:
+    """A ramp of slope k from rest: out(t) = tau k (1 - exp(-t/tau)) exactly (first-order
+    high-pass), and the +20 mV comparator switches at t* = -tau ln(1 - theta/(tau k))."""
+    tau = cmos45.derivative_tau(DERIV)
+    k = 0.1 / tau  # settles at 100 mV
+    t = DT * np.arange(400)
+    out = cmos45.simulate_derivative(k * t, DT, DERIV)
+    np.testing.assert_allclose(out, tau * k * (1 - np.exp(-t / tau)), rtol=1e-9, atol=1e-12)
+    g = cmos45.comparators(out, DERIV)
+    t_star = -tau * np.log(1 - DERIV["V_threshold"] / (tau * k))
+    assert t[np.argmax(g > 0)] == pytest.approx(t_star, abs=DT)
+    # a falling ramp mirrors it; a ramp slower than theta / tau never leaves the dead band
+    np.testing.assert_array_equal(cmos45.comparators(-out, DERIV), -g)
+    slow = cmos45.simulate_derivative(0.9 * DERIV["V_threshold"] / tau * t, DT, DERIV)
+    assert not np.any(cmos45.comparators(slow, DERIV))
+
+
 def test_comparators_sign_and_dead_band() -> None:
     assert DERIV["V_threshold"] == pytest.approx(0.02)
     out = np.array([-0.05, -0.021, -0.019, 0.0, 0.019, 0.021, 0.05])

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from dendritic_snn import run_task
-from dendritic_snn.eqspike.energy_gpu import gpu_flops
+from dendritic_snn.eqspike.energy_gpu import GPUModel, gpu_counts, gpu_energy, gpu_flops
 from dendritic_snn.eqspike.engine import EqSpike, _State, measure_events
 from dendritic_snn.eqspike.eqspike import (
     EqSpikeConfig,
+    comparator_response,
     derivative_update,
     lpf2_step,
     map_profile,
@@ -16,7 +17,7 @@ from dendritic_snn.eqspike.eqspike import (
 from dendritic_snn.hardware import cmos45
 from dendritic_snn.hardware.energy import energy_breakdown
 from dendritic_snn.hardware.profiles import load_profile
-from dendritic_snn.runners.stdp_window import pair_counts
+from dendritic_snn.runners.stdp_window import antisymmetry_index, odd_fraction, pair_counts
 
 PROFILE = load_profile("cmos45_spiking_ep").with_mismatch(0.0)
 SIZES = (20, 12, 3)
@@ -43,6 +44,65 @@ def test_filters_match_the_cmos45_blocks_in_step_units():
         dr = cmos45.derivative_step(dr, prev_r, r2, chip.step_s, PROFILE.params["derivative"])
     np.testing.assert_allclose(y2, r2, atol=1e-5)
     np.testing.assert_allclose(d, dr, atol=1e-5)
+
+
+def _regular(rates):
+    """Sigma-delta (regular) spike train with per-step rates ``rates``."""
+    u, out = 0.0, np.zeros(len(rates), np.float32)
+    for t, r in enumerate(rates):
+        u += r
+        out[t] = u >= 1.0
+        u -= out[t]
+    return out
+
+
+def test_default_rule_is_the_derivative_rule_strobed_by_presynaptic_spikes():
+    cfg = EqSpikeConfig()
+    assert (cfg.comparator, cfg.strobes) == ("derivative", "pre")
+    with pytest.raises(ValueError, match="strobes"):
+        EqSpikeConfig(strobes="post")
+
+
+@pytest.mark.parametrize(
+    ("r0", "r1", "sign"),
+    [(0.05, 0.8, 1), (0.1, 0.6, 1), (0.8, 0.0, -1), (0.5, 0.0, -1), (0.3, 0.3, 0)],
+)
+def test_presynaptic_strobes_take_the_sign_of_the_postsynaptic_rate_change(r0, r1, sign):
+    """Post neuron settled at rate r0 (300 steps), then switched to r1; presynaptic spikes at
+    0.3/step strobe sum_t S_pre G_post. Rising rate -> net charge (potentiation), a rate that
+    falls to silence -> net discharge; a steady rate stays in the dead band (its ripple, < 20
+    mV through the RC derivative, never reaches a comparator)."""
+    chip = map_profile(PROFILE, (1, 1, 1), 1.0, 0)
+    post = _regular(np.r_[np.full(300, r0), np.full(150, r1)])
+    pre = _regular(np.full(450, 0.3))
+    g = comparator_response(post[:, None], chip)[:, 0]
+    strobes = pre[300:] * g[300:]
+    assert np.sign(strobes.sum()) == sign
+    assert np.all(np.sign(strobes[strobes != 0]) == sign)  # one direction only
+    assert not np.any(g[200:300])  # settled: dead band
+
+
+def test_pre_only_strobes_leave_postsynaptic_spikes_out_of_the_count():
+    cfg = dict(sizes=SIZES, batch_size=8, n_free=20, n_nudge=10)
+    nets = {m: EqSpike(EqSpikeConfig(strobes=m, **cfg), PROFILE, 0) for m in ("pre", "both")}
+    rng = np.random.default_rng(2)
+    x = rng.random((8, SIZES[0])).astype(np.float32)
+    target = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
+    sums = {}
+    for mode, net in nets.items():
+        net.weights[0] *= 4.0
+        st = _State(8, SIZES, np.full(x.shape, 0.5))
+        learn = net._new_learn()
+        pre = np.zeros((SIZES[1], 3), np.float32)
+        post = np.zeros_like(pre)
+        for _ in range(10):
+            net._run(st, x, net._bottom(x), 1, 0.5, target, learn, 1.0)
+            pre += st.s[0].T @ st.g[1]
+            post += st.g[0].T @ st.s[1]
+        sums[mode] = (learn["net1"], pre, post)
+    np.testing.assert_array_equal(sums["pre"][0], sums["pre"][1])
+    np.testing.assert_array_equal(sums["both"][0], sums["both"][1] + sums["both"][2])
+    assert np.abs(sums["both"][2]).sum() > 0
 
 
 def test_profile_mapping_and_mismatch():
@@ -202,22 +262,85 @@ def test_energy_accounting():
     inf, train = counts["inference"], counts["training"]
     assert inf.spikes > 0 and inf.weight_updates == 0 and train.weight_updates > 0
     assert inf.elapsed_s == pytest.approx(net.config.n_eval * 80e-9)
+    assert inf.comparator_strobes == 0 and inf.learning_s == 0
+    assert train.learning_s == pytest.approx((40 + 2 * 40) * 80e-9)
+    # every nudged presynaptic spike reaches its fan-out; weight writes are a subset
+    assert train.comparator_strobes >= train.weight_updates > 0
     parts = energy_breakdown(inf, PROFILE)
-    static = inf.elapsed_s * (inf.neurons * 73.86e-6 + inf.synapses * 8.79e-6)
-    assert parts["total"] == pytest.approx(static, rel=1e-6)
+    expected = inf.spikes * 2.1e-12 + inf.synaptic_events * 176e-15
+    expected += inf.elapsed_s * inf.neurons * 0.5e-9
+    assert parts["total"] == pytest.approx(expected, rel=1e-6)
+    learn = energy_breakdown(train, PROFILE)["static_learning"]
+    assert learn == pytest.approx(train.learning_s * train.neurons * 73.86e-6)
     flops = gpu_flops(net.config)
     assert flops["training"] > flops["inference"] > 2 * SIZES[0] * SIZES[1]
 
 
-def test_stdp_window_shape():
-    """With the profile's filters (rise 2.6 steps, decay 26 steps, 20 mV comparators) only
-    the fast rise crosses the comparator: a coincidence window, even in dt (documented)."""
+def test_gpu_model_counts_flops_and_memory_traffic():
+    cfg = EqSpikeConfig(n_free=40, n_nudge=16, n_eval=40)
+    counts = gpu_counts(cfg, batch=50)
+    n0, n1, n2 = 784, 500, 10
+    # inference: input projection once + 40 steps of both directions of W1 + neuron updates
+    assert counts["inference"]["flops"] == 2 * (n0 * n1 + 40 * 2 * n1 * n2) + 160 * (n1 + n2)
+    t = 40 + 2 * 16
+    assert counts["training"]["flops"] == (
+        2 * (3 * n0 * n1 + t * 2 * n1 * n2) + 4 * t * (n1 + n2) + 4 * (n0 * n1 + n1 * n2)
+    )
+    # memory: weights shared over the batch, the state read and written every step
+    assert counts["inference"]["bytes"] == pytest.approx(
+        4 / 50 * (n0 * n1 + 40 * n1 * n2) + 8 * 40 * (n1 + n2)
+    )
+    gpu = GPUModel(efficiency=0.5, j_per_byte=0.0)
+    e = gpu_energy(cfg, gpu)
+    assert e["inference"]["total_J"] == pytest.approx(
+        counts["inference"]["flops"] * 300 / 15.7e12 / 0.5
+    )
+
+
+def test_stdp_pair_window_is_causal_and_one_sided():
+    """Isolated pairs, derivative rule: a presynaptic strobe sees only postsynaptic spikes
+    before it, so the pre term is nonzero only for post-before-pre within the trace's rise
+    (here 1-9 steps); a single spike's slow decay stays in the 20 mV dead band. The post term
+    (``strobes: both``) is its mirror image."""
     chip = map_profile(PROFILE, (1, 1, 1), 1.0, 0)
     lags = np.arange(-30, 31)
     pre, post = pair_counts(chip, lags, 3, 80, 0.0)
     np.testing.assert_allclose(pre, post[::-1])
-    assert pre[np.abs(lags) > 20].sum() == 0
-    assert (pre + post).max() > 0
+    assert np.all(pre[lags >= 0] == 0) and np.all(pre >= 0)
+    assert pre[lags == -2] == 3 and pre[lags < -10].sum() == 0
+    assert antisymmetry_index(lags, pre) == -1.0
+    assert antisymmetry_index(lags, pre + post) == 0.0
+
+
+def test_antisymmetry_index_of_even_odd_and_reversed_windows():
+    lags = np.arange(-20, 21)
+    even = np.exp(-np.abs(lags) / 5.0)
+    odd = np.sign(lags) * np.exp(-np.abs(lags) / 5.0)
+    assert antisymmetry_index(lags, even) == 0.0 and odd_fraction(even) == 0.0
+    assert antisymmetry_index(lags, odd) == pytest.approx(1.0)
+    assert antisymmetry_index(lags, -odd) == pytest.approx(-1.0)
+    assert odd_fraction(odd) == pytest.approx(1.0)
+    assert 0 < antisymmetry_index(lags, even + 0.3 * odd) < 1
+
+
+def test_nudged_network_window_potentiates_pre_before_post(tmp_path):
+    """In the nudged network (+beta) the derivative rule's updates, attributed to hidden/output
+    spike pairs, are larger for post-after-pre than for post-before-pre: an antisymmetric
+    (STDP) component (index measured 0.11-0.16 over seeds 0-2 at 784-100-10); an even window
+    has index 0 and fails this test."""
+    result = run_task(
+        "stdp_window",
+        out=tmp_path,
+        progress=False,
+        overrides={"network_hidden": 100, "network_examples": 100, "n_points": 41},
+    )
+    m = result["metrics"]
+    lags = np.asarray(m["network_delta_t"])
+    odd = np.asarray(m["network_odd_part"])
+    assert m["antisymmetry_index"] > 0.05
+    assert odd[lags > 0].sum() > 0 > odd[lags < 0].sum()
+    assert np.all(np.asarray(m["network_pairs"]) > 100)
+    assert (tmp_path / "stdp_window.png").stat().st_size > 1000
 
 
 def test_stdp_window_of_the_held_comparator_is_hebbian_and_even():
@@ -234,18 +357,6 @@ def test_stdp_window_of_the_held_comparator_is_hebbian_and_even():
     assert np.all(total[(np.abs(lags) >= 1) & (np.abs(lags) <= 40)] == 3)
     np.testing.assert_allclose(pre[lags < 0], 3)  # post first: pre spike x raised post trace
     np.testing.assert_allclose(post[lags > 0], 3)
-
-
-def test_stdp_window_task(tmp_path):
-    result = run_task(
-        "stdp_window",
-        out=tmp_path,
-        progress=False,
-        overrides={"dt_max": 4.0, "n_points": 21, "period": 10.0},
-    )
-    metrics = result["metrics"]
-    assert len(metrics["delta_w"]) == len(metrics["delta_t"])
-    assert (tmp_path / "stdp_window.png").stat().st_size > 1000
 
 
 def test_mnist_task_with_eqspike(tmp_path):

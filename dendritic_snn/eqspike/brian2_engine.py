@@ -118,7 +118,7 @@ def run_brian2(
         output,
         "w : 1\ncnt : 1\npol : 1 (shared)",
         on_pre="I_in_post += w\ncnt += pol * g_post",
-        on_post="I_in_pre += w\ncnt += pol * g_pre",
+        on_post="I_in_pre += w" + ("\ncnt += pol * g_pre" if config.strobes == "both" else ""),
         name="w1",
     )
     syn1.connect()

@@ -100,7 +100,13 @@ class EqSpike:
             for a, w in zip(config.init_scale, glorot(config.sizes, rng), strict=True)
         ]
         self.biases = [np.zeros(n, np.float32) for n in config.sizes[1:]]
-        self.events = {"spikes": 0.0, "synaptic_events": 0.0, "weight_updates": 0.0, "steps": 0.0}
+        self.events = {
+            "spikes": 0.0,
+            "synaptic_events": 0.0,
+            "comparator_strobes": 0.0,
+            "weight_updates": 0.0,
+            "steps": 0.0,
+        }
         self.examples = {"inference": 0, "training": 0}
 
     # ------------------------------------------------------------------------- dynamics
@@ -174,18 +180,32 @@ class EqSpike:
         s_h, s_o = st.s
         learn["s_in"].append(s_in)
         learn["g_h"].append(g_h)
+        both = self.config.strobes == "both"
         if self.chip.symmetric_steps:
-            learn["net1"] += s_h.T @ g_o + g_h.T @ s_o
+            learn["net1"] += s_h.T @ g_o
+            if both:
+                learn["net1"] += g_h.T @ s_o
         else:
             for key, sel in (("up1", 1.0), ("down1", -1.0)):
-                learn[key] += s_h.T @ (g_o == sel) + (g_h == sel).T @ s_o
+                learn[key] += s_h.T @ (g_o == sel)
+                if both:
+                    learn[key] += (g_h == sel).T @ s_o
         learn["gb_h"].append(g_h.sum(axis=0))
         learn["gb_o"].append(g_o.sum(axis=0))
+        n_gh, n_go = np.abs(g_h).sum(axis=1), np.abs(g_o).sum(axis=1)
         learn["n_updates"] += float(
-            (s_in.sum(axis=1) * np.abs(g_h).sum(axis=1)).sum()
-            + (s_h.sum(axis=1) * np.abs(g_o).sum(axis=1)).sum()
-            + (s_o.sum(axis=1) * np.abs(g_h).sum(axis=1)).sum()
+            (s_in.sum(axis=1) * n_gh).sum()
+            + (s_h.sum(axis=1) * n_go).sum()
+            + (both * (s_o.sum(axis=1) * n_gh).sum())
         )
+        n_h, n_o = self.config.sizes[1:]
+        biases = self.config.bias_updates
+        learn["n_strobes"] += float(
+            s_in.sum() * n_h + s_h.sum() * n_o + both * s_o.sum() * n_h
+            + biases * len(s_h) * (n_h + n_o)
+        )  # fmt: skip
+        if biases:
+            learn["n_updates"] += float(n_gh.sum() + n_go.sum())
 
     def _apply(self, learn: dict, lr_scale: float) -> None:
         """Write the accumulated strobes to the weight capacitors (clipped at the rails)."""
@@ -216,6 +236,7 @@ class EqSpike:
                 b = self.biases[k] + gain[k] * delta
                 self.biases[k] = np.clip(b, -cfg.w_max, cfg.w_max).astype(np.float32)
         self.events["weight_updates"] += learn["n_updates"]
+        self.events["comparator_strobes"] += learn["n_strobes"]
 
     # ------------------------------------------------------------------------- training
     def _new_learn(self) -> dict:
@@ -227,6 +248,7 @@ class EqSpike:
             "gb_h": [],
             "gb_o": [],
             "n_updates": 0.0,
+            "n_strobes": 0.0,
             "net1": zeros.copy(),
             "up1": zeros.copy(),
             "down1": zeros.copy(),
@@ -326,7 +348,9 @@ def measure_events(net: EqSpike, x: Array, labels: Array, rng: np.random.Generat
 
     Runs one inference pass and one training step (on a copy of the weights, restored after)
     and divides the counted events by the number of examples. ``neurons``/``synapses`` are
-    the chip's circuit counts; elapsed time is steps x the step length.
+    the chip's circuit counts; elapsed time is steps x the step length, and the learning
+    blocks (rate filter, derivative, comparators, bias) are powered for the whole of a
+    training example (the trace must be settled at the nudge onset) and off in inference.
     """
     cfg = net.config
     n_neurons = sum(cfg.sizes[1:])
@@ -345,8 +369,10 @@ def measure_events(net: EqSpike, x: Array, labels: Array, rng: np.random.Generat
         out[kind] = EventCounts(
             spikes=diff["spikes"],
             synaptic_events=diff["synaptic_events"],
+            comparator_strobes=diff["comparator_strobes"],
             weight_updates=diff["weight_updates"],
             elapsed_s=steps * net.chip.step_s,
+            learning_s=steps * net.chip.step_s if kind == "training" else 0.0,
             neurons=n_neurons,
             synapses=n_syn,
         )

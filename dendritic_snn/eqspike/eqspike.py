@@ -1,8 +1,9 @@
-r"""EqSpike (Martin et al. 2021) as reconstructed from continual EP and the 45 nm circuit blocks.
+r"""EqSpike (Martin et al. 2021) on the 45 nm spiking-EqProp blocks: the model and its rule.
 
-The full EqSpike text was not available (research notes ``eqspike.md`` §1.3). This module
-implements the reconstruction of the notes; everything below that is not in the abstract, the
-C-EP code or the 45 nm report is an **assumption** and is marked (A).
+EqSpike's full text was not available; this module reconstructs its rule from the abstract,
+continual EP (Ernoult et al. 2020), Bengio et al. 2017 ("STDP as presynaptic activity times
+rate of change of postsynaptic activity") and the 45 nm circuit report. Every choice that none
+of these sources states is an assumption, marked (A).
 
 Network and neurons
 -------------------
@@ -11,131 +12,99 @@ A layered network 784-N-10 with symmetric weights: layer ``k+1`` receives
 spikes (0/1 per step). Each neuron is the profile's integrate-and-fire circuit reduced to a
 dimensionless step map (A1):
 
-.. math:: v \leftarrow \max\big(v + g_i (I_i - \ell_i),\ 0\big), \qquad
+.. math:: v \leftarrow \mathrm{clip}\big(v + g_i (I_i - \ell_i),\ 0,\ v_{top}\big), \qquad
           S_i = [v \ge 1], \qquad v \leftarrow v - S_i ,
 
 with :math:`v` the membrane voltage in units of the Schmitt hysteresis
 :math:`\Delta V = V_{rise} - V_{fall}` (reset by subtraction, at most one spike per step), so
 the rate is the hard sigmoid :math:`\mathrm{clip}(g\,\mathrm{net}, 0, 1)` of rate EP. One step
-is the IFC's shortest period :math:`T_{min} = 4 C \Delta V / I_{discharge}` (A2: the
-discharge time is folded into the step, the IFC roll-off above :math:`I_{discharge}/2` is not
-modelled). :math:`g_i = (C\Delta V)_{nom}/(C_i \Delta V_i)` carries the neuron mismatch,
+is the IFC's shortest period :math:`T_{min} = 4 C \Delta V / I_{discharge}` (A2).
+:math:`g_i = (C\Delta V)_{nom}/(C_i \Delta V_i)` carries the neuron mismatch,
 :math:`\ell_i = I_{leak} T_{min}/(C_i\Delta V_i)`.
 
 Input (A3): the clamped input layer drives the first hidden layer as an analog current
-:math:`x W_0` (EP clamps :math:`s_0 = x`); for the learning rule the input neurons are
-rate-coded spike trains (sigma-delta / IF neurons driven by ``x``, random initial phase), so
-the input synapses are also updated only on spikes.
+:math:`x W_0`; for the learning rule the input neurons are rate-coded spike trains
+(sigma-delta, random initial phase), so input synapses are also updated only on spikes.
 
-Rate trace, derivative, comparator
-----------------------------------
+Rate trace, derivative, comparators
+-----------------------------------
 Each neuron's spike (a pulse of duty :math:`\delta` = spike width / step, height
 :math:`V_{spike}`) feeds the two-stage diode-capacitor low-pass filter
 (:func:`dendritic_snn.hardware.cmos45.lpf_step`; rise :math:`\tau_r`, decay
-:math:`\tau_d = r\,\tau_r` per stage, from ``f_3db`` and ``decay_ratio``), giving the trace
-:math:`\hat s_i` (volts). The RC differentiator (``rc_derivative``, :math:`\tau_D = 1/2\pi f`)
-gives :math:`D_i \approx \tau_D\, d\hat s_i/dt` and the two comparators the ternary
+:math:`\tau_d = r\,\tau_r` per stage), giving the rate trace :math:`\hat s_i` (volts). The RC
+differentiator (:math:`\tau_D = 1/2\pi f_{3dB}`) gives
+:math:`D_i \approx \tau_D\, d\hat s_i/dt` and the two comparators the ternary
 
 .. math:: G_i(t) = \mathrm{sign}(D_i(t))\ [\,|D_i(t)| > \theta\,], \qquad \theta = V_{threshold}.
 
-All filters are integrated exactly per step with the cmos45 formulas in step units.
+All filters are integrated exactly per step with the cmos45 formulas in step units. With the
+profile's values (rise 2.6 steps, decay 26 steps per stage, :math:`\tau_D` 6.6 steps,
+:math:`\theta` = 20 mV) the ripple of a steady spike train stays inside the dead band at any
+rate above 0.05 spikes/step: :math:`G` fires only while the rate changes, i.e. when
+:math:`|d\hat s/dt| > \theta/\tau_D \approx 3` mV per step. A rising rate crosses it easily
+(fast rise); a falling one only when it drops steeply (slow decay), e.g. to silence.
 
-Held-reference reading (``comparator="held"``, A11). With the profile's filter (rise ~2.6
-steps, decay ~26 steps per stage, :math:`\tau_D` ~6.6 steps) and 20 mV comparators only the
-fast rise after single spikes crosses the threshold: the RC reading is a "spike near a spike"
-detector whose counts correlate weakly with the EP difference (0.52 on a 784-500-10 MNIST
-batch, W1; 0.09 on the tiny test net). The alternative reading compares the trace with a
-reference that follows it during the free phase and is held from the nudge onset (the
-differentiator capacitor switched from tracking, time constant ``ref_tau`` steps, to hold;
-the same comparators):
-
-.. math:: D_i(t) = \hat s_i(t) - \hat s_i^{ref}, \qquad
-          \hat s_i^{ref} \leftarrow \hat s_i^{ref} + (\hat s_i - \hat s_i^{ref})/\tau_{ref}
-          \ \text{(free phase only)},
-
-i.e. the trace change since the nudge onset, which is what continual EP accumulates
-(:math:`\sum_t \Delta s_i` over the nudged phase). The rate-to-trace map is compressive
-(regular trains: 0.10 V at 0.05 spikes/step, 0.14 at 0.1, 0.21 at 0.3, 0.25 at 1) and its
-ripple is < 10 mV above 0.05 spikes/step, so the 20 mV dead band passes mainly large or
-low-rate changes; what dithers it is the irregularity of network spikes and the reference
-lag (the trace is not settled after the 40 free steps). Whatever offset the reading has at
-the nudge onset is common to the :math:`+\beta` and :math:`-\beta` phases (both start from
-the same free state) and cancels between them when up and down steps are equal (A12).
-Measured correlation with the EP difference: 0.68 (W1) / 0.66 (W0) on the MNIST batch, 0.93
-on the tiny net. On a 4,000/1,000 split of the training digits (5 epochs, shifts):
-``ref_tau`` 8 > 3 or 16; ``n_free`` 40 > 60 or 30. Its STDP window is even and Hebbian (any
-pair within ~the decay time potentiates, :mod:`dendritic_snn.runners.stdp_window`), not
-antisymmetric. Defaults (and the task's): ``held``, ``shared`` (A12), ``update_gain``
-(0.03, 0.015).
-
-Learning rule (nudged phase only)
----------------------------------
-Continual EP (Ernoult et al. 2020) updates at every nudged step
+Learning rule (nudged phase only), ``comparator="derivative"`` (default)
+-----------------------------------------------------------------------
+Continual EP updates at every nudged step
 :math:`\Delta W_{ij} = \frac{\eta}{\beta}[s_i^{t+1}s_j^{t+1} - s_i^t s_j^t]
-\approx \frac{\eta}{\beta}[s_j \Delta s_i + s_i \Delta s_j]`. EqSpike replaces the rate of
-one side by its spikes and the rate change of the other side by the comparator output:
+\approx \frac{\eta}{\beta}[s_j \Delta s_i + s_i \Delta s_j]`. EqSpike replaces the
+presynaptic rate by its spikes and the postsynaptic rate change by the comparator output:
+each presynaptic spike strobes the synapse's charge pump, whose direction is the
+postsynaptic neuron's :math:`G` at that moment (``strobes="pre"``, default):
 
-.. math:: \Delta W_{ij}(t) = \sigma\,\big[S_j(t)\,G_i(t) + S_i(t)\,G_j(t)\big]\,
-          \Delta w_{ij}^{\pm}, \qquad
-          \Delta b_i(t) = \sigma\, G_i(t)\, \Delta w^{\pm}_{b},
+.. math:: \Delta W_{ij}(t) = \sigma\, S_j(t)\, G_i(t)\, \Delta w_{ij}, \qquad
+          \Delta b_i(t) = \sigma\, G_i(t)\, \Delta w_{b,i},
 
-(A4: symmetric, pre- and post-synaptic spikes both strobe; a bias is a synapse from a neuron
-that spikes every step.) :math:`\sigma = \mathrm{sign}(\beta)` is the polarity of the bias
-circuit (``charge_sign``): with ``nudge="symmetric"`` a :math:`+\beta` phase is followed by a
-:math:`-\beta` phase (both from the free state) with inverted polarity, which cancels the
-drift the asymmetric trace ripple gives at constant rate (A5); with ``"random"`` the sign of
-:math:`\beta` and the polarity are drawn per minibatch. :math:`\Delta w^{\pm}` is the capacitor
-step :math:`I_{charge/discharge}\,t_{strobe}/C_{syn}` relative to the rail-to-rail range
-:math:`V_{max}-V_{min}` mapped onto :math:`[-w_{max}, w_{max}]` (A6: a signed weight is the
-capacitor voltage against a mid-rail reference), times a per-layer ``update_gain`` (a longer
-strobe; the only learning-rate knob). Weights are clipped at :math:`\pm w_{max}` (the rails).
-The expectation of :math:`\sum_t S_j G_i` over a phase is
-:math:`\approx s_j\,\Delta\hat s_i / \theta_{\mathrm{eff}}` when trace noise dithers the
-comparator, i.e. the C-EP increment up to a positive scale (tested on a tiny network).
+with :math:`j` the presynaptic (input-side) neuron and :math:`i` the postsynaptic one (a bias
+is a synapse from a neuron that spikes every step). ``strobes="both"`` adds the symmetric
+term :math:`\sigma S_i(t) G_j(t)` (postsynaptic spikes strobe with the presynaptic
+comparator), the second half of the C-EP expansion (A4).
+
+:math:`\sigma = \mathrm{sign}(\beta)` is the polarity of the bias circuit
+(:func:`~dendritic_snn.hardware.cmos45.bias_voltages`, ``charge_sign``): with
+``nudge="symmetric"`` a :math:`+\beta` phase is followed by a :math:`-\beta` phase (both from
+the free state) with inverted polarity, so whatever both phases share cancels (A5); with
+``"random"`` the sign of :math:`\beta` and the polarity are drawn per minibatch.
+:math:`\Delta w` is the capacitor step :math:`I\,t_{strobe}/C_{syn}` relative to the
+rail-to-rail range :math:`V_{max}-V_{min}` mapped onto :math:`[-w_{max}, w_{max}]` (A6: a
+signed weight is the capacitor voltage against a mid-rail reference), times a per-layer
+``update_gain`` (a longer strobe; the learning-rate knob). Weights are clipped at the rails.
+
+Held-reference reading (``comparator="held"``, A11, a named alternative): the comparators
+read the trace against a reference that tracks it in the free phase (time constant
+``ref_tau`` steps) and is held from the nudge onset,
+:math:`D_i(t) = \hat s_i(t) - \hat s_i^{ref}`, i.e. the trace change since the nudge onset,
+the sum of C-EP's :math:`\Delta s_i` over the nudged phase. It gives every strobe of the
+nudged phase a signal rather than only those during a fast rate change, at the price of a
+differentiator capacitor that switches from tracking to hold at the phase boundary.
 
 Nudge (A7): in the nudged phase each output receives the extra current
 :math:`\beta (y - r_o)` with :math:`r_o` an exponential average (``tau_nudge`` steps) of its
 own spikes. Minibatch (A8): ``batch_size`` examples run concurrently on copies of the chip
 with the same weights; their strobe counts are summed and written at the end of the nudged
-phase (C-EP's per-step writes, accumulated; exact when the steps are small).
-Readout (A9): the predicted class is the output with the most spikes in the last ``n_read``
-free steps (ties broken by the integrated input current).
+phase(s). Readout (A9): the predicted class is the output with the most spikes in the last
+``n_read`` free steps (ties broken by the integrated input current).
 
 Synapse drive (``synapse_drive``, A12): ``"separate"`` charges through ``I_charge`` and
-discharges through ``I_discharge`` (two devices: per-synapse up and down steps differ under
-mismatch); ``"shared"`` steers one current source into or out of the capacitor (an H-bridge
-of switches), so :math:`\Delta w^+ = \Delta w^-` per synapse (mismatched between synapses).
-Only then does the symmetric :math:`\pm\beta` scheme cancel the spike-driven strobes
-exactly; with separate sources and 20 % mismatch they leave a per-synapse drift
-:math:`(\Delta w^+ - \Delta w^-) \times` count that collapsed training to chance (measured
-12 % validation after 2 epochs vs 69 % with shared drive).
-
-Saturated outputs: an output at the IFC's ceiling (one spike per step) has zero slope, its
-trace cannot move, so the held reading gives it no signal. With 20 % neuron-gain mismatch
-(output gains 0.57-1.99 for chip seed 0) some Glorot initialisations start with several
-outputs saturated and training stays at chance (measured: the mnist task at 20 % mismatch,
-seed 0, 10.3 % after 30 epochs; one of three inits on a 500-digit probe). ``init_scale``
-(1.0, 0.5) (half the initial W1) started all three from a learning state (measured 71-77 %
-after 40 minibatches): 92.89 % at 20 % mismatch after 30 epochs, but 93.21 % (< 93.89 % with
-(1, 1)) without mismatch. The gain trim (A13) removes the cause instead: 93.62 % at 20 %
-mismatch with (1, 1); it is the mnist task's default (``eqspike_gain_trim_bits: 5``; README).
+discharges through ``I_discharge`` (two devices, so per-synapse up and down steps differ under
+mismatch); ``"shared"`` steers one current source into or out of the capacitor, so
+:math:`\Delta w^+ = \Delta w^-` per synapse (mismatched between synapses). Only then do the
+strobes shared by the :math:`\pm\beta` phases cancel exactly; with separate sources they
+leave a per-synapse drift :math:`(\Delta w^+ - \Delta w^-) \times` count.
 
 Gain calibration (``gain_trim_bits`` > 0, A13): each neuron's input current passes a trim
-(a binary-weighted mirror or capacitor bank) with :math:`2^b - 1` log-spaced factors
-:math:`2^{2j/J}`, :math:`|j| \le J = 2^{b-1} - 1` (two octaves either way, 1 included), set once
-per chip before training: every neuron alone (weights disconnected) integrates a reference
-current :math:`I_{ref}` = 0.2 (a rate of 0.2 spikes/step at nominal gain) for 256 steps, its
-spike count :math:`n_i` gives :math:`\hat g_i = (n_i + 1/2) / (256\, I_{ref})`, and the trim closest
-(in log) to :math:`1/\hat g_i` is kept, :math:`g_i \leftarrow g_i\,t_i`
-(:func:`calibrate_gain`). With 20 % mismatch the hidden gains spread 0.49-4.41 (chip seed 0:
-:math:`\Delta V = V_{rise} - V_{fall}` of a few tens of mV puts a long tail above 2); with
-5 bits 0.95-1.10. Without mismatch every trim is 1 (no change).
+with :math:`2^b - 1` log-spaced factors :math:`2^{2j/J}`, :math:`|j| \le J = 2^{b-1} - 1`
+(two octaves either way), set once per chip before training: every neuron alone integrates a
+reference current :math:`I_{ref}` = 0.2 for 256 steps, its spike count :math:`n_i` gives
+:math:`\hat g_i = (n_i + 1/2) / (256\, I_{ref})`, and the trim closest (in log) to
+:math:`1/\hat g_i` is kept (:func:`calibrate_gain`). The neuron gain depends on the Schmitt
+hysteresis, so 20 % mismatch spreads it over an order of magnitude; an output driven to the
+IFC's ceiling has a flat trace and gets no learning signal. Without mismatch every trim is 1.
 
-Mismatch (A10): per neuron ``C_mem, V_rise, V_fall, I_leak``; per synapse ``I_charge,
-I_discharge, C_syn`` (up/down steps) and ``g_out`` (a fixed gain on the effective weight,
-the same in both directions: one capacitor, one output stage per synapse); per neuron the
-filter corners and comparator threshold. All from
-:func:`dendritic_snn.hardware.mismatch.sample_block`.
+Mismatch (A10): per neuron ``C_mem, V_rise, V_fall, I_leak``, the filter corners and the
+comparator threshold; per synapse ``I_charge, I_discharge, C_syn`` (steps) and ``g_out`` (a
+gain on the effective weight). All from :func:`dendritic_snn.hardware.mismatch.sample_block`.
 """
 
 from __future__ import annotations
@@ -152,6 +121,7 @@ Array = np.ndarray
 NUDGE_MODES = ("symmetric", "random", "positive")
 COMPARATOR_MODES = ("derivative", "held")
 SYNAPSE_DRIVES = ("separate", "shared")
+STROBE_MODES = ("pre", "both")
 
 
 @dataclass
@@ -162,6 +132,8 @@ class EqSpikeConfig:
     multiplier (strobe width relative to the profile's ``t_strobe``); ``comparator``:
     ``"derivative"`` (RC differentiator) or ``"held"`` (trace minus the reference held at the
     nudge onset, A11; ``ref_tau``: its tracking time constant in the free phase, steps);
+    ``strobes``: ``"pre"`` (presynaptic spikes strobe with the postsynaptic comparator) or
+    ``"both"`` (postsynaptic spikes also strobe, with the presynaptic comparator);
     ``synapse_drive``: ``"separate"`` or ``"shared"`` charge/discharge source (A12);
     ``init_scale``: per weight layer, a factor on the Glorot initial weights;
     ``gain_trim_bits``: resolution of the per-neuron gain trim set by :func:`calibrate_gain`
@@ -177,10 +149,11 @@ class EqSpikeConfig:
     n_read: int = 16
     tau_nudge: float = 4.0
     w_max: float = 1.0
-    update_gain: tuple[float, ...] = (0.03, 0.015)
+    update_gain: tuple[float, ...] = (0.1, 0.05)
     batch_size: int = 50
     bias_updates: bool = True
-    comparator: str = "held"
+    comparator: str = "derivative"
+    strobes: str = "pre"
     ref_tau: float = 8.0
     synapse_drive: str = "shared"
     init_scale: tuple[float, ...] = (1.0, 1.0)
@@ -200,6 +173,8 @@ class EqSpikeConfig:
             raise ValueError(
                 f"comparator '{self.comparator}': one of {', '.join(COMPARATOR_MODES)}"
             )
+        if self.strobes not in STROBE_MODES:
+            raise ValueError(f"strobes '{self.strobes}': one of {', '.join(STROBE_MODES)}")
         if self.synapse_drive not in SYNAPSE_DRIVES:
             raise ValueError(
                 f"synapse_drive '{self.synapse_drive}': one of {', '.join(SYNAPSE_DRIVES)}"
@@ -293,7 +268,7 @@ def map_profile(
     sb = sample_block(profile, "synapse", sum(n_syn) + n_neurons, seed)
     up = 2.0 * w_max * sb["I_charge"] * sb["t_strobe"] / (sb["C_syn"] * rail)
     if synapse_drive == "shared":
-        down = up  # one current source steered into or out of the capacitor (A11)
+        down = up  # one current source steered into or out of the capacitor (A12)
     else:
         down = 2.0 * w_max * sb["I_discharge"] * sb["t_strobe"] / (sb["C_syn"] * rail)
     gout = sb["g_out"] / syn["g_out"]
@@ -370,6 +345,44 @@ def derivative_update(d: Array, y_prev: Array, y: Array, k: int, chip: ChipParam
     :func:`~dendritic_snn.hardware.cmos45.derivative_step` with dt = 1 step)."""
     a = chip.a_der[k]
     return a * d + (1.0 - a) * chip.tau_der[k] * (y - y_prev)
+
+
+def comparator_response(
+    spikes: Array,
+    chip: ChipParams,
+    layer: int = 0,
+    comparator: str = "derivative",
+    ref_tau: float = 8.0,
+    n_track: int = 0,
+) -> Array:
+    r"""Comparator outputs :math:`G(t)` of neurons of ``layer`` for given spike trains.
+
+    ``spikes`` has shape ``(T, ...)`` (0/1 per engine step, starting at rest). Each train goes
+    through the two-stage LPF (:func:`lpf2_step`) and either the RC differentiator
+    (:func:`derivative_update`, ``comparator="derivative"``) or the held reference (trace minus
+    a reference that tracks it with ``ref_tau`` steps during the first ``n_track`` steps and is
+    held after, ``comparator="held"``), then the comparator pair (:func:`ternary`). Returns
+    float32 ``G`` of the shape of ``spikes``. The update a synapse receives from presynaptic
+    spikes :math:`S_j` is then :math:`\sum_t S_j(t)\,G_i(t)` strobes.
+    """
+    spikes = np.asarray(spikes, np.float32)
+    shape = spikes.shape[1:]
+    y1 = np.zeros(shape, np.float32)
+    y2 = np.zeros(shape, np.float32)
+    d = np.zeros(shape, np.float32)
+    ref = np.zeros(shape, np.float32)
+    out = np.zeros_like(spikes)
+    for t in range(spikes.shape[0]):
+        y_prev = y2
+        y1, y2 = lpf2_step(y1, y2, chip.duty * chip.v_spike * spikes[t], layer, chip)
+        if comparator == "held":
+            d = y2 - ref
+            if t < n_track:
+                ref = ref + (y2 - ref) / ref_tau
+        else:
+            d = derivative_update(d, y_prev, y2, layer, chip)
+        out[t] = ternary(d, chip.theta[layer])
+    return out
 
 
 def glorot(sizes: tuple[int, ...], rng: np.random.Generator) -> list[Array]:

@@ -113,8 +113,10 @@ ENERGY_FIELDS: dict[str, str] = {
     "spike": "energy",
     "synaptic_event": "energy",
     "weight_update": "energy",
+    "comparator_strobe": "energy",
     "static_power_per_neuron": "power",
     "static_power_per_synapse": "power",
+    "static_power_learning_per_neuron": "power",
 }
 
 
@@ -126,6 +128,8 @@ class Energy(_Strict):
     weight_update: str
     static_power_per_neuron: str
     static_power_per_synapse: str
+    comparator_strobe: str = "0 J"  # per synapse reached by an update strobe
+    static_power_learning_per_neuron: str = "0 W"  # learning blocks, powered only in training
     reference_per_inference: str | None = None
 
 
