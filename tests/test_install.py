@@ -59,3 +59,18 @@ def test_fresh_editable_install(tmp_path):
         [str(venv / "bin" / "dsnn"), "tasks"], cwd=elsewhere, capture_output=True, text=True
     )
     assert tasks.returncode == 0 and "pattern_discrimination" in tasks.stdout, tasks.stderr
+
+
+def test_every_subpackage_is_in_the_wheel():
+    """pyproject's explicit package list names every subpackage (a missing one breaks
+    non-editable installs only)."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "dendritic_snn").rglob("__init__.py")
+    }
+    assert found - listed == set()

@@ -203,3 +203,21 @@ def test_same_seed_same_trained_model(tmp_path):
     for key in ("W0", "W1", "chip.gain.0", "chip.g_out.1"):
         np.testing.assert_array_equal(runs["a"][key], runs["b"][key])
     assert not np.allclose(runs["a"]["chip.gain.0"], runs["c"]["chip.gain.0"], rtol=1e-6, atol=0)
+
+
+def test_registry_loads_once_across_threads():
+    """Concurrent first lookups in a fresh interpreter (batched runs use threads) all see
+    every built-in learner."""
+    import subprocess
+    import sys
+
+    code = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from dendritic_snn.learners import registry\n"
+        "with ThreadPoolExecutor(8) as pool:\n"
+        "    seen = list(pool.map(lambda _: tuple(registry.available()), range(16)))\n"
+        "print(min(len(s) for s in seen))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) >= 4

@@ -8,6 +8,7 @@ installed package (``name = "module:Class"``), loaded on first lookup.
 from __future__ import annotations
 
 import importlib
+import threading
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -18,6 +19,9 @@ _REGISTRY: dict[str, type[Learner]] = {}
 #: modules of the built-in learners (imported lazily by :func:`available`)
 BUILTIN = ("dendritic", "rate_ep", "eqspike", "memcap")
 _loaded = False
+#: re-entrant: importing a built-in module registers it while the lock is held; other threads
+#: wait until every built-in learner is registered
+_LOAD_LOCK = threading.RLock()
 
 
 def register(cls: type[Learner]) -> type[Learner]:
@@ -49,16 +53,17 @@ def unregister(name: str) -> None:
 
 def _load() -> None:
     global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in BUILTIN:
-        importlib.import_module(f"{__package__}.{module}")
-    for entry in entry_points(group="dendritic_snn.learners"):
-        try:
-            register(entry.load())
-        except Exception as err:  # a broken plug-in must not break the built-in learners
-            raise DsnnError(f"learner plug-in '{entry.name}' ({entry.value}): {err}") from None
+    with _LOAD_LOCK:
+        if _loaded:
+            return
+        _loaded = True
+        for module in BUILTIN:
+            importlib.import_module(f"{__package__}.{module}")
+        for entry in entry_points(group="dendritic_snn.learners"):
+            try:
+                register(entry.load())
+            except Exception as err:  # a broken plug-in must not break the built-in learners
+                raise DsnnError(f"learner plug-in '{entry.name}' ({entry.value}): {err}") from None
 
 
 def available(kinds: tuple[str, ...] | list[str] | None = None) -> list[str]:
