@@ -229,24 +229,28 @@ def test_learning_trend_thirds():
 
 
 @pytest.mark.slow
-def test_pattern_discrimination_learns(tmp_path):
-    """End to end on the cpp_standalone build. Seed 6 is one of the seeds that learn (the
-    benchmark, bench/dendritic_benchmark.py, reports all 10 seeds: seed 5 does NOT reach this);
-    this checks that the pipeline can learn, not the seed success rate."""
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_pattern_discrimination_learns(tmp_path, seed):
+    """End to end with the task defaults on the default engine: these seeds of the tuning
+    block are "correct" (every class > 50 %, accuracy >= 75 %); with every learning rate at 0
+    the same chip and patterns are not, so the accuracy is learned, not drawn.
+    (bench/dendritic_generalisation.py reports the seed success rate on untuned seeds.)"""
     from dendritic_snn.runners.api import run_task
 
-    res = run_task("pattern_discrimination", seed=6, out=tmp_path, progress=False)
+    res = run_task("pattern_discrimination", seed=seed, out=tmp_path / "on", progress=False)
     m = res["metrics"]
-    assert m["accuracy"] >= 0.75, m
-    assert min(m["per_class"]) > 0.5, m
-    assert (tmp_path / "result.json").exists()
+    assert m["accuracy"] >= 0.75 and min(m["per_class"]) > 0.5 and m["learned"], m
     for name in res["plots"]:
-        assert (tmp_path / name).exists()
+        assert (tmp_path / "on" / name).exists()
+    off = {k: 0.0 for k in ("lr_in_p", "lr_p_r", "lr_p_i", "lr_i_p")}
+    res0 = run_task("pattern_discrimination", seed=seed, out=tmp_path / "off", progress=False,
+                    overrides=off)  # fmt: skip
+    assert not res0["metrics"]["learned"], res0["metrics"]
 
 
 @pytest.mark.slow
 def test_pattern_recognition_learns(tmp_path):
-    """End to end on the cpp_standalone build (spike-timing hidden rule). Seed 2 is one of the
+    """End to end on the default engine (spike-timing hidden rule). Seed 2 is one of the
     seeds that learn (bench/dendritic_benchmark.py --only rec reports all 10; seed 0 does NOT
     reach this): after learning the readout responds to the trained pattern
     (L) and more than to the deviant (D), and so do the pyramidal neurons. With the input ->
