@@ -43,8 +43,8 @@ from dendritic_snn.dendritic.engine import NumbaSimulator  # noqa: E402
 from dendritic_snn.dendritic.experiment import Experiment  # noqa: E402
 from dendritic_snn.dendritic.simulator import get_standalone  # noqa: E402
 from dendritic_snn.hardware.profiles import load_profile  # noqa: E402
+from dendritic_snn.learners.dendritic import structure_for  # noqa: E402
 from dendritic_snn.runners.api import run_task  # noqa: E402
-from dendritic_snn.runners.pattern_discrimination import structure_for  # noqa: E402
 from dendritic_snn.runners.spec import load_task_spec  # noqa: E402
 from dendritic_snn.seeding import seeded_rng  # noqa: E402
 
@@ -62,7 +62,9 @@ def presentation_rates(n_brian2: int, n_engine: int, seeds: list[int], rounds: i
     see the same machine load."""
     profile = load_profile("dynapse_se")
     cfg = dict(load_task_spec("pattern_discrimination").config)
-    st = structure_for(cfg, int(cfg["n_pyramidal"]), int(cfg["patterns"]), profile)
+    st = structure_for(
+        cfg, int(cfg["n_channels"]), int(cfg["n_pyramidal"]), int(cfg["patterns"]), profile
+    )
     pats = make_patterns(2, cfg["n_channels"], cfg["n_spikes"], cfg["duration"], seed=1)
     t0 = time.perf_counter()
     b2sim, _ = get_standalone(st, profile)
