@@ -106,8 +106,8 @@ def presentation_rates(n_brian2: int, n_engine: int, seeds: list[int], rounds: i
     r_1 = count["one"] / wall["one"]
     r_b = count["many"] * n / wall["many"]
     return [
-        "## 1. Presentations per second, main-job network (32 in, 8 P, 2 I, 2 R, 250 ms, "
-        "learning with the teacher)",
+        f"## 1. Presentations per second, main-job network ({st.n_in} in, {st.n_p} P, "
+        f"{st.n_r} I, {st.n_r} R, {st.duration * 1e3:.0f} ms, learning with the teacher)",
         "",
         f"Interleaved in {rounds} rounds (every path sees the same load); wall time.",
         "",

@@ -218,7 +218,7 @@ def test_dendritic_export_reads_the_saved_chip_and_weights(tmp_path):
     rng = np.random.default_rng(5)
     state = {"w.in_p": rng.uniform(0, 3, 32 * 8), "w.p_r": rng.uniform(0, 1, 8 * 2),
              "chip.P.Itau_syn_bas": np.full(8, 7e-12)}  # fmt: skip
-    run = _saved_run(tmp_path, "dendritic", prof, {}, state, (32, 8, 2))
+    run = _saved_run(tmp_path, "dendritic", prof, {"n_pyramidal": 8}, state, (32, 8, 2))
     graph = export_run(run, tmp_path / "d.nir")
     model = json.loads((run / "model.json").read_text())
     assert model["learner"] == "dendritic" and model["model"]["sizes"] == [32, 8, 2]
