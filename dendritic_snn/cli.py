@@ -177,6 +177,11 @@ def _parse_sets(values: tuple[str, ...]) -> dict:
     metavar="KEY=VALUE",
     help="Change a task-spec field (repeatable); see 'dsnn task NAME --show-config'.",
 )
+@click.option(
+    "--preset",
+    metavar="NAME",
+    help="A named set of field values of the task (e.g. 'paper'); --set fields win over it.",
+)
 @click.option("--epochs", type=click.IntRange(min=1), help="Training epochs (epoch-based tasks).")
 @click.option("--dataset", help="Dataset tasks: mnist | mnist5k | fashion-mnist.")
 @click.option(
@@ -206,8 +211,9 @@ def task(
 ):
     """Run task NAME and write a run directory (result.json, arrays.npz, PNG plots).
 
-    Tasks: run 'dsnn tasks' for the list. --epochs, --dataset, --data-dir, --test-data-dir
-    and --resume are shorthands for '--set' of the task-spec fields of the same name.
+    Tasks: run 'dsnn tasks' for the list. --preset, --epochs, --dataset, --data-dir,
+    --test-data-dir and --resume are shorthands for '--set' of the task-spec fields of the
+    same name.
     """
     from .runners.api import run_task
     from .runners.spec import load_task_spec

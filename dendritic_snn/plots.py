@@ -10,10 +10,18 @@ import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 
-def save_figure(fig: plt.Figure, path: Path, dpi: int = 120) -> str:
+def subplots(*args, figsize: tuple[float, float], **kwargs):
+    """``(figure, axes)`` like ``plt.subplots``, but outside pyplot's global figure list, so
+    that runs in threads (:func:`~dendritic_snn.dendritic.batch.run_batched`) can plot at
+    the same time."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
+
+
+def save_figure(fig: Figure, path: Path, dpi: int = 120) -> str:
     """Save ``fig`` as PNG atomically (temporary file, then rename), close it, return the
     file name relative to its directory."""
     path = Path(path)
@@ -21,7 +29,6 @@ def save_figure(fig: plt.Figure, path: Path, dpi: int = 120) -> str:
     tmp = path.with_name(f".{path.stem}.tmp.png")
     fig.tight_layout()
     fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
     os.replace(tmp, path)
     return path.name
 
@@ -34,7 +41,7 @@ def confusion_plot(
     rows = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     classes = [str(c) for c in (classes if classes is not None else range(len(matrix)))]
     side = min(max(2.5 + 0.3 * len(classes), 3.2), 5.5)
-    fig, ax = plt.subplots(figsize=(side, side * 0.9))
+    fig, ax = subplots(figsize=(side, side * 0.9))
     image = ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
     ticks = np.arange(len(classes))
     ax.set_xticks(ticks, classes, rotation=45 if len(max(classes, key=len)) > 2 else 0)
@@ -53,7 +60,7 @@ def confusion_plot(
 
 def learning_curve_plot(path: Path, history: dict, title: str = "") -> str:
     """Accuracy per epoch of every ``*_accuracy`` curve in ``history`` (with ``epoch``)."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = subplots(figsize=(5.5, 4))
     for key, values in history.items():
         if key.endswith("_accuracy") and values:
             label = key.removesuffix("_accuracy")

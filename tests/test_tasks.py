@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from dendritic_snn import list_tasks, run_task
@@ -89,6 +90,8 @@ def test_profile_swap_cmos45(tmp_path):
             "--set E_lo_nA=20.0: must be below E_hi_nA (= 10.0)",
         ),
         (["task", "fi_curve", "--profile", "nope"], "no such profile"),
+        (["task", "pattern_discrimination", "--preset", "papr"], "presets: default, paper"),
+        (["task", "fi_curve", "--preset", "paper"], "task 'fi_curve' has no presets"),
         (["task", "fi_curve", "--learner", "backprop"], "runs with"),
         (["task", "fi_curve", "--profile", "memcap_180nm"], "supported: dpi_neuron"),
     ],
@@ -135,8 +138,6 @@ def test_every_field_has_type_unit_and_range():
     ],
 )
 def test_broken_spec_schema_is_refused(tmp_path, monkeypatch, change, message):
-    import yaml
-
     from dendritic_snn.runners import spec as spec_module
 
     raw = yaml.safe_load((spec_module.builtin_task_dir() / "fi_curve.yaml").read_text())
@@ -210,6 +211,34 @@ def test_failed_run_with_checkpoint_is_kept_for_resume(tmp_path, monkeypatch):
         run_task("fi_curve", out=tmp_path / "run", overrides=SMALL, progress=False)
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["checkpoint.npz"]
+
+
+def test_preset_sets_its_fields_and_set_wins(tmp_path):
+    spec = load_task_spec("pattern_discrimination")
+    paper = spec.presets["paper"]
+    args = ["task", "pattern_discrimination", "--dry-run", "--out", str(tmp_path / "r")]
+    shown = CliRunner().invoke(main, [*args, "--preset", "paper", "--set", "w_pr_sum=2"])
+    assert shown.exit_code == 0, shown.output
+    config = yaml.safe_load(shown.output.split("dry run:")[0])["config"]
+    assert config["preset"] == "paper"
+    assert config["w_pr_sum"] == 2  # --set wins over the preset
+    assert all(config[k] == v for k, v in paper.items() if k != "w_pr_sum")
+    default = CliRunner().invoke(main, args)
+    config = yaml.safe_load(default.output.split("dry run:")[0])["config"]
+    assert config["n_pyramidal"] == spec.config["n_pyramidal"] != paper["n_pyramidal"]
+
+
+def test_broken_preset_is_refused(tmp_path, monkeypatch):
+    from dendritic_snn.runners import spec as spec_module
+
+    raw = yaml.safe_load(
+        (spec_module.builtin_task_dir() / "pattern_discrimination.yaml").read_text()
+    )
+    raw["presets"]["paper"]["n_pyramidal"] = 0
+    (tmp_path / "pattern_discrimination.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setattr(spec_module, "builtin_task_dir", lambda: tmp_path)
+    with pytest.raises(DsnnError, match="preset paper n_pyramidal=0: out of range"):
+        load_task_spec("pattern_discrimination")
 
 
 def test_dry_run_writes_nothing(tmp_path):

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..plots import save_figure, subplots
 
 
 def _save(fig, path: Path) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return save_figure(fig, path, dpi=110)
 
 
 def calcium_plot(path: Path, t, traces: dict, phases: list[tuple[str, float, float]],
                  title: str = "") -> str:  # fmt: skip
     """Calcium traces (Hz) with shaded, labelled phases ``(label, start, stop)``."""
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    colors = plt.cm.Pastel1(np.linspace(0, 1, max(len(phases), 1)))
+    fig, ax = subplots(figsize=(9, 3.2))
+    colors = colormaps["Pastel1"](np.linspace(0, 1, max(len(phases), 1)))
     for (label, a, b), col in zip(phases, colors, strict=False):
         ax.axvspan(a, b, color=col, alpha=0.5, lw=0)
         ax.text((a + b) / 2, 1.0, label, transform=ax.get_xaxis_transform(), ha="center",
@@ -38,7 +34,7 @@ def calcium_plot(path: Path, t, traces: dict, phases: list[tuple[str, float, flo
 
 def raster_plot(path: Path, rasters: dict[str, tuple], t_end: float, title: str = "") -> str:
     """Stacked rasters: ``{name: (indices, times)}``."""
-    fig, axes = plt.subplots(len(rasters), 1, figsize=(9, 1.2 + 1.1 * len(rasters)), sharex=True)
+    fig, axes = subplots(len(rasters), 1, figsize=(9, 1.2 + 1.1 * len(rasters)), sharex=True)
     axes = np.atleast_1d(axes)
     for ax, (name, (i, t)) in zip(axes, rasters.items(), strict=True):
         ax.plot(t, i, "|", ms=4, color="k")
@@ -52,7 +48,7 @@ def raster_plot(path: Path, rasters: dict[str, tuple], t_end: float, title: str 
 def weight_histograms(path: Path, before: dict, after: dict) -> str:
     """Histograms of weights before and after learning, one panel per projection."""
     names = list(before)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8))
+    fig, axes = subplots(1, len(names), figsize=(3.2 * len(names), 2.8))
     axes = np.atleast_1d(axes)
     for ax, name in zip(axes, names, strict=True):
         hi = max(np.max(before[name], initial=0), np.max(after[name], initial=0), 1e-9)
@@ -69,7 +65,7 @@ def confusion_plot(path: Path, confusion: np.ndarray) -> str:
     """Row-normalised confusion matrix (true class x predicted readout)."""
     k = confusion.shape[0]
     norm = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(2.2 + 0.4 * k, 2 + 0.4 * k))
+    fig, ax = subplots(figsize=(2.2 + 0.4 * k, 2 + 0.4 * k))
     im = ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
     for a in range(k):
         for b in range(k):
@@ -84,7 +80,7 @@ def updates_plot(path: Path, updates: np.ndarray, error: np.ndarray | None = Non
     """Weight updates (outside the stop-learning band) per training presentation, with the
     readout error on a second axis; the title states the mean of the first and the last third
     and whether it fell (the stop-learning signature)."""
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = subplots(figsize=(6, 3))
     x = np.arange(1, len(updates) + 1)
     ax.plot(x, updates, "o-", ms=3, label="weight updates")
     ax.set_xlabel("training presentation")

@@ -151,11 +151,10 @@ class MemcapLearner(Learner):
         )
 
     def plots(self, out, title) -> list[str]:
-        import matplotlib.pyplot as plt
 
-        from ..plots import save_figure
+        from ..plots import save_figure, subplots
 
-        fig, ax = plt.subplots(figsize=(5.5, 4))
+        fig, ax = subplots(figsize=(5.5, 4))
         for name in ("aware", "naive"):
             curve = np.asarray(self.history[name]["train_accuracy"]) * 100
             ax.plot(np.arange(1, len(curve) + 1), curve, marker="o", ms=3,

@@ -21,7 +21,7 @@ from ..analog.spice import ngspice_path, spice_voltages, thermal_voltage
 from ..analog.study import alignment_sweep, convergence_sweep, random_conductances
 from ..errors import DsnnError
 from ..hardware.energy import energy_report
-from ..plots import save_figure
+from ..plots import save_figure, subplots
 from .api import RunContext, TaskOutput
 
 
@@ -56,13 +56,12 @@ def _spice_check(c: Circuit, g: np.ndarray, target: float, cfg: dict) -> dict:
 
 
 def _plots(ctx: RunContext, betas, fig2, fig2_noisy, conv, align, tol) -> list[str]:
-    import matplotlib.pyplot as plt
 
     names = []
     panels = [("exact voltages", fig2)]
     if fig2_noisy is not None:
         panels.append((f"read noise σ = {ctx.config['read_noise_V']:g} V", fig2_noisy))
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    fig, axes = subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
     for ax, (label, curves) in zip(axes[0], panels, strict=True):
         for i, beta in enumerate(betas):
             ax.semilogy(np.maximum(curves[:, i], 1e-12), label=f"β = {beta:g} S")
@@ -73,7 +72,7 @@ def _plots(ctx: RunContext, betas, fig2, fig2_noisy, conv, align, tol) -> list[s
         ax.legend(fontsize=7, ncol=2, frameon=False)
     names.append(save_figure(fig, ctx.out / "error_curves.png"))
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     for est, res in conv.items():
         ax.semilogx(betas, res["converged"].mean(axis=1), marker="o", label=est)
     ax.set_xlabel("β (S)")
@@ -83,7 +82,7 @@ def _plots(ctx: RunContext, betas, fig2, fig2_noisy, conv, align, tol) -> list[s
     ax.legend(frameon=False)
     names.append(save_figure(fig, ctx.out / "convergence_fraction.png"))
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = subplots(1, 2, figsize=(10, 4))
     for key in sorted(k[:-4] for k in align if k.endswith("_cos")):
         axes[0].semilogx(betas, np.median(align[f"{key}_cos"], axis=1), marker="o", label=key)
         axes[1].loglog(betas, np.median(align[f"{key}_relerr"], axis=1), marker="o", label=key)

@@ -21,7 +21,7 @@ from ..errors import DsnnError
 from ..hardware.energy import EventCounts, energy_report
 from ..hardware.mismatch import sample_block
 from ..hardware.profiles import Profile
-from ..plots import save_figure
+from ..plots import save_figure, subplots
 from .api import RunContext, TaskOutput
 
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
@@ -75,9 +75,8 @@ def _current_range(ctx: RunContext) -> np.ndarray:
 
 
 def _plot(currents, rates, ctx: RunContext) -> str:
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = subplots(figsize=(5.5, 4))
     mean, sd = rates.mean(axis=1), rates.std(axis=1)
     for column in rates.T:
         ax.plot(currents * 1e9, column, color="0.8", lw=0.6)

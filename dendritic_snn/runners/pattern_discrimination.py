@@ -29,7 +29,7 @@ from ..data.encoding import pattern_vector
 from ..data.patterns import make_patterns, perturb
 from ..errors import DsnnError
 from ..learners import TrainingData, get_learner
-from ..plots import save_figure
+from ..plots import save_figure, subplots
 from .api import RunContext, TaskOutput
 from .classify import build_learner, recall_per_class, train_and_test
 from .verdicts import discrimination_learned, discrimination_verdict
@@ -39,10 +39,9 @@ INPUT_KINDS = ("spikes", "vectors")
 
 
 def _encoding_plot(ctx: RunContext, codes: np.ndarray, n_channels: int) -> str:
-    import matplotlib.pyplot as plt
 
     k = len(codes)
-    fig, axes = plt.subplots(1, k, figsize=(2.2 * k + 0.6, 3.2), squeeze=False)
+    fig, axes = subplots(1, k, figsize=(2.2 * k + 0.6, 3.2), squeeze=False)
     for c, ax in enumerate(axes[0]):
         ax.imshow(codes[c].reshape(n_channels, -1), aspect="auto", cmap="Greys", vmin=0)
         ax.set_title(f"pattern {c}", fontsize=9)

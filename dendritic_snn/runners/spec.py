@@ -4,6 +4,11 @@ A spec names the task, the learners that can run it, its default learner and pro
 flat ``config`` mapping of every tunable field with its default, and a ``schema`` section
 giving each field's type, unit and valid range (:mod:`.config_schema`). ``--set`` may only
 change a field the spec declares, with a value of its type inside its range.
+
+A spec may also name ``presets``: sets of field values chosen together (e.g. ``paper``, a
+learner exactly as published). The config field ``preset`` selects one (``default``: none);
+the fields resolve as task defaults < preset < ``--set``, so a ``--set`` of a field the preset
+also sets wins.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ class TaskSpec(BaseModel):
     order: list[tuple[str, str]] = Field(
         default_factory=list, description="pairs of fields that must satisfy a < b"
     )
+    presets: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="named sets of field values (config field `preset`)"
+    )
 
     @model_validator(mode="after")
     def _schema_matches_config(self) -> TaskSpec:
@@ -52,6 +60,14 @@ class TaskSpec(BaseModel):
             for key in pair:
                 if key not in self.config:
                     raise ValueError(f"order: unknown config field '{key}'")
+        for name, values in self.presets.items():
+            unknown = sorted(set(values) - set(self.config))
+            if unknown:
+                raise ValueError(f"presets.{name}: unknown config field(s) {', '.join(unknown)}")
+            if "preset" in values:
+                raise ValueError(f"presets.{name}: a preset cannot set 'preset'")
+        if self.presets and "preset" not in self.config:
+            raise ValueError("presets: the config needs a 'preset' field to select one")
         for key, value in self.config.items():
             if value is None:
                 self.schema_[key].nullable = True
@@ -100,6 +116,12 @@ def load_task_spec(name: str) -> TaskSpec:
     if spec.default_learner not in spec.learners:
         raise DsnnError(f"{path}: default_learner '{spec.default_learner}' not in learners")
     check_config(name, spec.config, spec.fields, spec.order, where=f"{path}: default")
+    for preset, values in spec.presets.items():
+        check_config(name, {**spec.config, **values}, spec.fields, spec.order,
+                     where=f"{path}: preset {preset}")  # fmt: skip
+    if spec.presets and set(spec.fields["preset"].choices or ()) != {"default", *spec.presets}:
+        raise DsnnError(f"{path}: schema of 'preset' must list the choices default, "
+                        f"{', '.join(spec.presets)}")  # fmt: skip
     return spec
 
 
@@ -156,9 +178,17 @@ def apply_overrides(config: dict[str, Any], overrides: dict[str, Any], task: str
     """
     spec = load_task_spec(task)
     merged = copy.deepcopy(config)
-    for key, value in overrides.items():
+    for key in overrides:
+        if key == "preset" and key not in merged:
+            raise DsnnError(f"task '{task}' has no presets")
         if key not in merged:
             known = ", ".join(sorted(merged)) or "(none)"
             raise DsnnError(f"task '{task}' has no field '{key}' (fields: {known})")
-        merged[key] = value
+    preset = overrides.get("preset", merged.get("preset", "default"))
+    if preset not in (None, "default"):
+        if preset not in spec.presets:
+            known = ", ".join(["default", *spec.presets])
+            raise DsnnError(f"task '{task}' has no preset {preset!r} (presets: {known})")
+        merged.update(copy.deepcopy(spec.presets[preset]))
+    merged.update(overrides)
     return check_config(task, merged, spec.fields, spec.order)

@@ -45,7 +45,7 @@ import numpy as np
 from ..eqspike.eqspike import comparator_response, map_profile
 from ..errors import DsnnError
 from ..hardware.energy import energy_report
-from ..plots import save_figure
+from ..plots import save_figure, subplots
 from .api import RunContext, TaskOutput
 
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
@@ -164,9 +164,8 @@ def network_window(
 
 
 def _plot(pair, network, ctx: RunContext, unit: str) -> str:
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = subplots(1, 2, figsize=(10, 4))
     dt_axis, total, pre_term, post_term, index_pairs = pair
     ax = axes[0]
     ax.axhline(0, color="0.7", lw=0.6)

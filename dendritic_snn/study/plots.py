@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..plots import plt, save_figure
+from ..plots import save_figure, subplots
 
 MARKERS = "osD^vP*Xh"
 
@@ -15,7 +15,7 @@ MARKERS = "osD^vP*Xh"
 def _axes(n: int):
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False)
     flat = axes.ravel()
     for ax in flat[n:]:
         ax.set_visible(False)
