@@ -28,6 +28,11 @@ Each time step ``k`` (``t = k dt``), as Brian2 orders it:
    input trace);
 6. *resets*: ``Imem = Ireset``, ``Iahp += (Ica/Itau_ahp) Ith_ahp_c``.
 
+Steps 4-6 only run at steps with a presynaptic spike (input, teacher or network): nothing
+else reads the jump gains and errors. Loop invariants (time constants, gain ratios) are
+evaluated once per call as the same expressions, and an ``Iahp`` or ``Isyn`` at its resting
+floor (where the step adds exactly 0) is skipped, so the doubles are those of the plain loop.
+
 Parameter packing (rows per neuron, columns in the order of ``NEURON_UNITS`` and
 ``SYNAPSE_UNITS`` of :mod:`dendritic_snn.hardware.dpi`) is done by
 :mod:`dendritic_snn.dendritic.engine`.
@@ -87,19 +92,32 @@ def _run_chip(
     n_steps = stim.shape[0]
     r0 = n_p
     i0 = n_p + n_r
-    # derived constants
-    kappa = np.empty(n)
-    tau_ahp = np.empty(n)
+    # derived constants (loop invariants; each is the expression the step would evaluate,
+    # computed once, so the doubles are the same)
     n_ref = np.empty(n, np.int64)
-    s_tau_num = np.empty((n, 3))  # C Ut / kappa of each synapse (tau = that / Itau_c)
+    tau_ahp = np.empty(n)
+    tau_mem_hi = np.empty(n)  # C Ut / (kappa Itau): Imem above Io
+    tau_mem_lo = np.empty(n)  # C Ut / (kappa Io): at or below Io
+    gain_hi = np.empty(n)  # Ith / Itau
+    gain_lo = np.empty(n)  # Io / Io
+    ia_far = np.empty(n)  # below this Imem, (Iath - Imem)/Ianorm > 45 for sure
+    s_tau_hi = np.empty((n, 3))  # C Ut / kappa / Itau of each synapse (Isyn above Io)
+    s_tau_lo = np.empty((n, 3))  # C Ut / kappa / Io
     for j in range(n):
-        kappa[j] = (npar[j, _KN] + npar[j, _KP]) / 2
-        tau_ahp[j] = npar[j, _C_AHP] * npar[j, _UT] / (kappa[j] * npar[j, _ITAU_AHP])
+        io = npar[j, _IO]
+        kappa = (npar[j, _KN] + npar[j, _KP]) / 2
+        tau_ahp[j] = npar[j, _C_AHP] * npar[j, _UT] / (kappa * npar[j, _ITAU_AHP])
         n_ref[j] = np.int64((npar[j, _TREF] + 1e-3 * dt) / dt)
+        tau_mem_hi[j] = npar[j, _C] * npar[j, _UT] / (kappa * npar[j, _ITAU])
+        tau_mem_lo[j] = npar[j, _C] * npar[j, _UT] / (kappa * io)
+        gain_hi[j] = npar[j, _ITH] / npar[j, _ITAU]
+        gain_lo[j] = io / io
+        ia_far[j] = npar[j, _IATH] - 46.0 * npar[j, _IANORM]
         for c in range(3):
-            s_tau_num[j, c] = (
-                spar[j, c, _S_C] * spar[j, c, _S_UT] / ((spar[j, c, _S_KN] + spar[j, c, _S_KP]) / 2)
-            )
+            s_kappa = (spar[j, c, _S_KN] + spar[j, c, _S_KP]) / 2
+            num = spar[j, c, _S_C] * spar[j, c, _S_UT] / s_kappa
+            s_tau_hi[j, c] = num / spar[j, c, _S_ITAU]
+            s_tau_lo[j, c] = num / spar[j, c, _S_IO]
     n_comp = np.empty(n, np.int64)
     tau_s = np.empty(n)
     for j in range(n):
@@ -114,6 +132,26 @@ def _run_chip(
     g_i = cst[_GI]
     relax_i = 1.0 - math.exp(-(1.0 + g_i) * dt / cst[_TAU_S])
     trace_decay_tau = cst[_TAU_TRACE]
+    # input spikes of each step: ev_idx[ev_ptr[k]:ev_ptr[k + 1]] (ascending input index)
+    ev_ptr = np.zeros(n_steps + 1, np.int64)
+    for k in range(n_steps):
+        cnt = 0
+        for i in range(n_in):
+            if stim[k, i] != 0:
+                cnt += 1
+        ev_ptr[k + 1] = ev_ptr[k] + cnt
+    ev_idx = np.empty(ev_ptr[n_steps], np.int64)
+    for k in range(n_steps):
+        m = ev_ptr[k]
+        for i in range(n_in):
+            if stim[k, i] != 0:
+                ev_idx[m] = i
+                m += 1
+    teach = np.zeros(n_steps, np.bool_)
+    for k in range(n_steps):
+        for r in range(n_r):
+            if teach_hi[k, r] != 0 or teach_lo[k, r] != 0:
+                teach[k] = True
 
     # state: imem, iahp, isyn (n, 3), i_s, i_pred, i_ahat (n_p) are updated in place
     last = np.full(n, -(10**9), np.int64)
@@ -171,32 +209,38 @@ def _run_chip(
                     # Ia = Iagain/(1 + exp(-(Imem - Iath)/Ianorm)); for an exponent > 45 it is
                     # below Iagain e^-45 (~1e-30 A), under half an ulp of every sum it enters
                     # (all >= Io = 0.5 pA, ulp 1e-28 A), so 0 gives the same doubles
-                    arg = -(im - npar[j, _IATH]) / npar[j, _IANORM]
-                    if arg < 45.0:
-                        ia_c = npar[j, _IAGAIN] / (1.0 + math.exp(arg))
-                    else:
-                        ia_c = 0.0
+                    # (ia_far: a margin of one Ianorm spares the division far below Iath)
+                    ia_c = 0.0
+                    if im >= ia_far[j]:
+                        arg = -(im - npar[j, _IATH]) / npar[j, _IANORM]
+                        if arg < 45.0:
+                            ia_c = npar[j, _IAGAIN] / (1.0 + math.exp(arg))
                 iahp_c = ahp if above else io
                 ishunt_c = _clip(npar[j, _ISHUNT], io, im)
                 iin_c = _clip(i_s[j] + npar[j, _ICONST], io, 1.0)
-                tau_mem = npar[j, _C] * npar[j, _UT] / (kappa[j] * itau_c)
-                d_im = ((ith_c / itau_c) * (iin_c + ia_c - ishunt_c - iahp_c) - ith_c
+                tau_mem = tau_mem_hi[j] if above else tau_mem_lo[j]
+                gain = gain_hi[j] if above else gain_lo[j]
+                d_im = (gain * (iin_c + ia_c - ishunt_c - iahp_c) - ith_c
                         - (1.0 + (ishunt_c + iahp_c - ia_c) / itau_c) * im) / (
                     tau_mem * (ith_c / (im + io) + 1.0))  # fmt: skip
                 imem[j] = im + dt * d_im
-            ith_ahp_c = npar[j, _ITH_AHP] if ahp > io else io
-            flo = 2.0 * io if ahp <= io else 0.0
-            iahp[j] = ahp + dt * (-ith_ahp_c - ahp + flo) / (tau_ahp[j] * (ith_ahp_c / ahp + 1.0))
+            # at rest (Iahp = Io, Isyn = Io_syn) the step adds exactly 0: skipped
+            if ahp != io:
+                ith_ahp_c = npar[j, _ITH_AHP] if ahp > io else io
+                flo = 2.0 * io if ahp <= io else 0.0
+                iahp[j] = ahp + dt * (-ith_ahp_c - ahp + flo) / (
+                    tau_ahp[j] * (ith_ahp_c / ahp + 1.0)
+                )
             for c in range(n_comp[j]):
                 x = isyn[j, c]
                 sio = spar[j, c, _S_IO]
+                if x == sio:
+                    continue
                 above = x > sio
                 igain = spar[j, c, _S_ITH] if above else sio
-                itc = spar[j, c, _S_ITAU] if above else sio
+                s_tau = s_tau_hi[j, c] if above else s_tau_lo[j, c]
                 flo = 2.0 * sio if not above else 0.0
-                isyn[j, c] = x + dt * (-x - igain + flo) / (
-                    s_tau_num[j, c] / itc * (igain / x + 1.0)
-                )
+                isyn[j, c] = x + dt * (-x - igain + flo) / (s_tau * (igain / x + 1.0))
             i_s[j] = new_s
         # ---- thresholds
         any_spike = False
@@ -208,6 +252,9 @@ def _run_chip(
                 spk_j[n_spk[0]] = j
                 n_spk[0] += 1
                 any_spike = True
+        e0, e1 = ev_ptr[k], ev_ptr[k + 1]
+        if not (any_spike or teach[k] or e1 > e0):
+            continue  # no presynaptic spike: nothing reads the jump gains or the errors
         # ---- before_synapses: jump gains from the updated currents
         for j in range(n):
             for c in range(n_comp[j]):
@@ -228,9 +275,8 @@ def _run_chip(
             err[j] = (i_s[j] - i_pred[j]) / i_ref
         # ---- synapses, pre pathways
         lr, theta, wmax = plast[_IN_P, _LR], plast[_IN_P, _THETA], plast[_IN_P, _WMAX]
-        for i in range(n_in):
-            if stim[k, i] == 0:
-                continue
+        for m in range(e0, e1):
+            i = ev_idx[m]
             for j in range(n_p):
                 w = w_in_p[i, j]
                 isyn[j, 0] += max(w, 0.0) * spar[j, 0, _S_IW0] * jg[j, 0]
