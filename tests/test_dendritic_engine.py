@@ -246,3 +246,21 @@ def test_unknown_engine_is_one_line_error():
     st = Structure(n_in=2, n_p=1, n_r=1, n_steps=10)
     with pytest.raises(DsnnError, match="engine must be one of numba, brian2, got 'jax'"):
         make_simulator(st, load_profile("dynapse_se"), {"engine": "jax"})
+
+
+def test_soma_noise_is_numpys_standard_normal():
+    """The compiled sampler behind soma_noise draws NumPy's values from the same stream
+    (1e6 draws per seed reach the ziggurat's rare tail and wedge branches)."""
+    from dendritic_snn.dendritic.engine_numba import standard_normal
+    from dendritic_snn.dendritic.network import soma_noise
+
+    for seed in range(3):
+        z = np.empty(1_000_000)
+        rng = seeded_rng(seed, "test")
+        standard_normal(rng, z)
+        ref = seeded_rng(seed, "test")
+        np.testing.assert_array_equal(z, ref.standard_normal(z.size))
+        assert rng.bit_generator.state == ref.bit_generator.state
+    st = Structure(n_in=2, n_p=3, n_r=2, n_steps=50)
+    expected = seeded_rng(5, "soma_noise", "7").standard_normal((50, 7))
+    np.testing.assert_array_equal(soma_noise(st, 5, 7), expected)

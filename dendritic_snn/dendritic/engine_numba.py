@@ -28,6 +28,17 @@ Each time step ``k`` (``t = k dt``), as Brian2 orders it:
    input trace);
 6. *resets*: ``Imem = Ireset``, ``Iahp += (Ica/Itau_ahp) Ith_ahp_c``.
 
+Steps 4-6 only run at steps with a presynaptic spike (input, teacher or network): nothing
+else reads the jump gains and errors. Step 2 runs as branch-free loops over contiguous
+per-parameter arrays (somata; the ``Ia`` exponents, then libm's ``exp`` only where ``Ia``
+counts; ``Imem``; ``Iahp``; the ``3 n`` synapse slots, flat) that the compiler vectorizes:
+the same IEEE operations in the same order per neuron (no fast-math, no FMA contraction),
+so the doubles are those of a plain per-neuron loop. Loop invariants (time constants, gain
+ratios) are evaluated once per call as the same expressions. Divisions follow NumPy's error
+model (a division by zero gives inf/NaN, which
+:meth:`~dendritic_snn.dendritic.experiment.Experiment.finish` reports as a diverged run,
+instead of raising inside the loop).
+
 Parameter packing (rows per neuron, columns in the order of ``NEURON_UNITS`` and
 ``SYNAPSE_UNITS`` of :mod:`dendritic_snn.hardware.dpi`) is done by
 :mod:`dendritic_snn.dendritic.engine`.
@@ -54,6 +65,18 @@ _LR, _THETA, _WMAX = range(3)
 
 
 @njit(cache=True, nogil=True)
+def standard_normal(rng, out):
+    """Fill the 1-D array ``out`` with ``rng.standard_normal()`` draws, in order.
+
+    Numba's port of NumPy's ziggurat sampler on the generator's own bit stream: the values
+    (and the generator's state after) are those of ``rng.standard_normal(out.size)``, at about
+    a third of NumPy's time.
+    """
+    for i in range(out.shape[0]):
+        out[i] = rng.standard_normal()
+
+
+@njit(cache=True, nogil=True)
 def _band(e, theta):
     """Eq. 3 with eta = 1: ``e - theta`` above the band, ``e + theta`` below, 0 inside."""
     if e > theta:
@@ -73,7 +96,7 @@ def _clip(value, lo, hi):
     return value
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _run_chip(
     npar, spar, cst, plast, n_p, n_r, dt, post_rule,
     w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
@@ -87,25 +110,59 @@ def _run_chip(
     n_steps = stim.shape[0]
     r0 = n_p
     i0 = n_p + n_r
-    # derived constants
-    kappa = np.empty(n)
-    tau_ahp = np.empty(n)
+    # ---- loop invariants, one contiguous array per parameter (vectorizable loops below);
+    # each is the expression the step would evaluate, so the doubles are the same
+    io_v = npar[:, _IO].copy()
+    ith_v = npar[:, _ITH].copy()
+    itau_v = npar[:, _ITAU].copy()
+    ispk_v = npar[:, _ISPK].copy()
+    iconst_v = npar[:, _ICONST].copy()
+    ishunt_v = npar[:, _ISHUNT].copy()
+    ith_ahp_v = npar[:, _ITH_AHP].copy()
+    iath_v = npar[:, _IATH].copy()
+    ianorm_v = npar[:, _IANORM].copy()
+    iagain_v = npar[:, _IAGAIN].copy()
     n_ref = np.empty(n, np.int64)
-    s_tau_num = np.empty((n, 3))  # C Ut / kappa of each synapse (tau = that / Itau_c)
+    tau_ahp = np.empty(n)
+    tau_mem_hi = np.empty(n)  # C Ut / (kappa Itau): Imem above Io
+    tau_mem_lo = np.empty(n)  # C Ut / (kappa Io): at or below Io
+    gain_hi = np.empty(n)  # Ith / Itau
+    gain_lo = np.empty(n)  # Io / Io
     for j in range(n):
-        kappa[j] = (npar[j, _KN] + npar[j, _KP]) / 2
-        tau_ahp[j] = npar[j, _C_AHP] * npar[j, _UT] / (kappa[j] * npar[j, _ITAU_AHP])
+        io = npar[j, _IO]
+        kappa = (npar[j, _KN] + npar[j, _KP]) / 2
+        tau_ahp[j] = npar[j, _C_AHP] * npar[j, _UT] / (kappa * npar[j, _ITAU_AHP])
         n_ref[j] = np.int64((npar[j, _TREF] + 1e-3 * dt) / dt)
+        tau_mem_hi[j] = npar[j, _C] * npar[j, _UT] / (kappa * npar[j, _ITAU])
+        tau_mem_lo[j] = npar[j, _C] * npar[j, _UT] / (kappa * io)
+        gain_hi[j] = npar[j, _ITH] / npar[j, _ITAU]
+        gain_lo[j] = io / io
+    # synapses flat, index 3 j + c (the unused slots of I rest at their floor: their Euler
+    # step adds exactly 0)
+    n_syn = 3 * n
+    sio_f = np.empty(n_syn)
+    sith_f = np.empty(n_syn)
+    sitau_f = np.empty(n_syn)
+    s_tau_hi = np.empty(n_syn)  # C Ut / kappa / Itau of each synapse (Isyn above Io)
+    s_tau_lo = np.empty(n_syn)  # C Ut / kappa / Io
+    isf = np.empty(n_syn)  # the state isyn[j, c]
+    for j in range(n):
         for c in range(3):
-            s_tau_num[j, c] = (
-                spar[j, c, _S_C] * spar[j, c, _S_UT] / ((spar[j, c, _S_KN] + spar[j, c, _S_KP]) / 2)
-            )
-    n_comp = np.empty(n, np.int64)
+            m = 3 * j + c
+            s_kappa = (spar[j, c, _S_KN] + spar[j, c, _S_KP]) / 2
+            num = spar[j, c, _S_C] * spar[j, c, _S_UT] / s_kappa
+            sio_f[m] = spar[j, c, _S_IO]
+            sith_f[m] = spar[j, c, _S_ITH]
+            sitau_f[m] = spar[j, c, _S_ITAU]
+            s_tau_hi[m] = num / spar[j, c, _S_ITAU]
+            s_tau_lo[m] = num / spar[j, c, _S_IO]
+            isf[m] = isyn[j, c]
     tau_s = np.empty(n)
     for j in range(n):
-        n_comp[j] = 3 if j < i0 else 1
         tau_s[j] = cst[_TAU_S_R] if (j >= r0 and j < i0) else cst[_TAU_S]
     i_ref = cst[_IREF]
+    c_b, c_a, c_d, c_b_r = cst[_CB], cst[_CA], cst[_CD], cst[_CB_R]
+    alpha_t, e_hi, e_lo = cst[_ALPHA_T], cst[_EHI], cst[_ELO]
     relax = np.empty(n)  # 1 - exp(-dt/tau_S) at G = 1
     noise_gain = np.empty(n)
     for j in range(n):
@@ -114,10 +171,34 @@ def _run_chip(
     g_i = cst[_GI]
     relax_i = 1.0 - math.exp(-(1.0 + g_i) * dt / cst[_TAU_S])
     trace_decay_tau = cst[_TAU_TRACE]
+    # input spikes of each step: ev_idx[ev_ptr[k]:ev_ptr[k + 1]] (ascending input index)
+    ev_ptr = np.zeros(n_steps + 1, np.int64)
+    for k in range(n_steps):
+        cnt = 0
+        for i in range(n_in):
+            if stim[k, i] != 0:
+                cnt += 1
+        ev_ptr[k + 1] = ev_ptr[k] + cnt
+    ev_idx = np.empty(ev_ptr[n_steps], np.int64)
+    for k in range(n_steps):
+        m = ev_ptr[k]
+        for i in range(n_in):
+            if stim[k, i] != 0:
+                ev_idx[m] = i
+                m += 1
+    teach = np.zeros(n_steps, np.bool_)
+    for k in range(n_steps):
+        for r in range(n_r):
+            if teach_hi[k, r] != 0 or teach_lo[k, r] != 0:
+                teach[k] = True
 
-    # state: imem, iahp, isyn (n, 3), i_s, i_pred, i_ahat (n_p) are updated in place
+    # state: imem, iahp, i_s, i_pred, i_ahat (n_p) are updated in place, isyn through isf
     last = np.full(n, -(10**9), np.int64)
-    jg = np.empty((n, 3))
+    jg = np.empty(n_syn)
+    s_new = np.empty(n)
+    ia_arg = np.zeros(n)
+    ia_exp = np.zeros(n)  # exp(ia_arg) where ia_on
+    ia_on = np.zeros(n, np.bool_)
     spiked = np.zeros(n, np.bool_)
     not_ref = np.ones(n, np.bool_)
     i_tgt = np.zeros(n_r)
@@ -137,86 +218,98 @@ def _run_chip(
         for r in range(n_r):
             i_tgt[r] = i_s[r0 + r]
         # ---- groups: Euler step of every neuron from its state at the start of the step
+        # somata (from the old compartment currents), into s_new
+        for j in range(n_p):
+            bas, ape, api = isf[3 * j], isf[3 * j + 1], isf[3 * j + 2]
+            drive = c_b * bas + c_a * (ape - api)
+            new_s = i_s[j] + (drive - i_s[j]) * relax[j]
+            s_new[j] = new_s + noise_gain[j] * noise[k, j]
+            i_ahat[j] += ((ape - api) - i_ahat[j]) * relax[j]
+            i_pred[j] += (c_b * bas - i_pred[j]) * relax[j]
+        for j in range(r0, i0):
+            g_hi = alpha_t * isf[3 * j + 1] / i_ref
+            g_lo = alpha_t * isf[3 * j + 2] / i_ref
+            drive = c_b_r * isf[3 * j] + g_hi * e_hi + g_lo * e_lo
+            g = 1.0 + g_hi + g_lo
+            new_s = i_s[j] + (drive / g - i_s[j]) * (1.0 - math.exp(-g * dt / tau_s[j]))
+            s_new[j] = new_s + noise_gain[j] * noise[k, j]
+            i_pred[j] += (c_b_r * isf[3 * j] - i_pred[j]) * relax[j]
+        for j in range(i0, n):
+            drive = c_d * isf[3 * j] + g_i * i_tgt[j - i0]
+            new_s = i_s[j] + (drive / (1.0 + g_i) - i_s[j]) * relax_i
+            s_new[j] = new_s + noise_gain[j] * noise[k, j]
+            i_pred[j] += (c_d * isf[3 * j] - i_pred[j]) * relax[j]
+        # DPI neurons (Iin = I_S: the compartment currents enter through the soma only).
+        # Ia = Iagain/(1 + exp(-(Imem - Iath)/Ianorm)) above Io; for an exponent > 45 it is
+        # below Iagain e^-45 (~1e-30 A), under half an ulp of every sum it enters (all >= Io
+        # = 0.5 pA, ulp 1e-28 A), so 0 gives the same doubles. The exponents vectorize, libm's
+        # exp runs only where it counts (scalar), and Ia is formed in the Imem loop.
         for j in range(n):
-            io = npar[j, _IO]
+            nr = (k - last[j]) >= n_ref[j]
+            not_ref[j] = nr
             im = imem[j]
-            # soma drive and conductance (old compartment currents)
-            if j < r0:
-                drive = cst[_CB] * isyn[j, 0] + cst[_CA] * (isyn[j, 1] - isyn[j, 2])
-                pred = cst[_CB] * isyn[j, 0]
-                new_s = i_s[j] + (drive - i_s[j]) * relax[j]
-                i_ahat[j] += ((isyn[j, 1] - isyn[j, 2]) - i_ahat[j]) * relax[j]
-            elif j < i0:
-                g_hi = cst[_ALPHA_T] * isyn[j, 1] / i_ref
-                g_lo = cst[_ALPHA_T] * isyn[j, 2] / i_ref
-                drive = cst[_CB_R] * isyn[j, 0] + g_hi * cst[_EHI] + g_lo * cst[_ELO]
-                g = 1.0 + g_hi + g_lo
-                pred = cst[_CB_R] * isyn[j, 0]
-                new_s = i_s[j] + (drive / g - i_s[j]) * (1.0 - math.exp(-g * dt / tau_s[j]))
-            else:
-                drive = cst[_CD] * isyn[j, 0] + g_i * i_tgt[j - i0]
-                pred = cst[_CD] * isyn[j, 0]
-                new_s = i_s[j] + (drive / (1.0 + g_i) - i_s[j]) * relax_i
-            new_s += noise_gain[j] * noise[k, j]
-            i_pred[j] += (pred - i_pred[j]) * relax[j]
-            # DPI neuron (Iin = I_S: the compartment currents enter through the soma only)
-            not_ref[j] = (k - last[j]) >= n_ref[j]
+            arg = -(im - iath_v[j]) / ianorm_v[j]
+            ia_arg[j] = arg
+            ia_on[j] = nr and im > io_v[j] and arg < 45.0
+        for j in range(n):
+            if ia_on[j]:
+                ia_exp[j] = math.exp(ia_arg[j])
+        # Imem (frozen while refractory), branch-free so that it vectorizes
+        for j in range(n):
+            io = io_v[j]
+            im = imem[j]
+            above = im > io
+            ith_c = ith_v[j] if above else io
+            itau_c = itau_v[j] if above else io
+            ia_c = 2.0 * io
+            if above:
+                ia_c = iagain_v[j] / (1.0 + ia_exp[j]) if ia_on[j] else 0.0
+            iahp_c = iahp[j] if above else io
+            ishunt_c = _clip(ishunt_v[j], io, im)
+            iin_c = _clip(i_s[j] + iconst_v[j], io, 1.0)
+            tau_mem = tau_mem_hi[j] if above else tau_mem_lo[j]
+            gain = gain_hi[j] if above else gain_lo[j]
+            d_im = (gain * (iin_c + ia_c - ishunt_c - iahp_c) - ith_c
+                    - (1.0 + (ishunt_c + iahp_c - ia_c) / itau_c) * im) / (
+                tau_mem * (ith_c / (im + io) + 1.0))  # fmt: skip
+            imem[j] = im + dt * d_im if not_ref[j] else im
+        for j in range(n):
             ahp = iahp[j]
-            if not_ref[j]:
-                above = im > io
-                ith_c = npar[j, _ITH] if above else io
-                itau_c = npar[j, _ITAU] if above else io
-                ia_c = 2.0 * io
-                if above:
-                    # Ia = Iagain/(1 + exp(-(Imem - Iath)/Ianorm)); for an exponent > 45 it is
-                    # below Iagain e^-45 (~1e-30 A), under half an ulp of every sum it enters
-                    # (all >= Io = 0.5 pA, ulp 1e-28 A), so 0 gives the same doubles
-                    arg = -(im - npar[j, _IATH]) / npar[j, _IANORM]
-                    if arg < 45.0:
-                        ia_c = npar[j, _IAGAIN] / (1.0 + math.exp(arg))
-                    else:
-                        ia_c = 0.0
-                iahp_c = ahp if above else io
-                ishunt_c = _clip(npar[j, _ISHUNT], io, im)
-                iin_c = _clip(i_s[j] + npar[j, _ICONST], io, 1.0)
-                tau_mem = npar[j, _C] * npar[j, _UT] / (kappa[j] * itau_c)
-                d_im = ((ith_c / itau_c) * (iin_c + ia_c - ishunt_c - iahp_c) - ith_c
-                        - (1.0 + (ishunt_c + iahp_c - ia_c) / itau_c) * im) / (
-                    tau_mem * (ith_c / (im + io) + 1.0))  # fmt: skip
-                imem[j] = im + dt * d_im
-            ith_ahp_c = npar[j, _ITH_AHP] if ahp > io else io
+            io = io_v[j]
+            ith_ahp_c = ith_ahp_v[j] if ahp > io else io
             flo = 2.0 * io if ahp <= io else 0.0
             iahp[j] = ahp + dt * (-ith_ahp_c - ahp + flo) / (tau_ahp[j] * (ith_ahp_c / ahp + 1.0))
-            for c in range(n_comp[j]):
-                x = isyn[j, c]
-                sio = spar[j, c, _S_IO]
-                above = x > sio
-                igain = spar[j, c, _S_ITH] if above else sio
-                itc = spar[j, c, _S_ITAU] if above else sio
-                flo = 2.0 * sio if not above else 0.0
-                isyn[j, c] = x + dt * (-x - igain + flo) / (
-                    s_tau_num[j, c] / itc * (igain / x + 1.0)
-                )
-            i_s[j] = new_s
+        for m in range(n_syn):
+            x = isf[m]
+            sio = sio_f[m]
+            above = x > sio
+            igain = sith_f[m] if above else sio
+            s_tau = s_tau_hi[m] if above else s_tau_lo[m]
+            flo = 0.0 if above else 2.0 * sio
+            isf[m] = x + dt * (-x - igain + flo) / (s_tau * (igain / x + 1.0))
+        for j in range(n):
+            i_s[j] = s_new[j]
         # ---- thresholds
         any_spike = False
         for j in range(n):
-            spiked[j] = imem[j] > npar[j, _ISPK] and not_ref[j]
+            spiked[j] = imem[j] > ispk_v[j] and not_ref[j]
             if spiked[j]:
                 last[j] = k
                 spk_k[n_spk[0]] = k
                 spk_j[n_spk[0]] = j
                 n_spk[0] += 1
                 any_spike = True
+        e0, e1 = ev_ptr[k], ev_ptr[k + 1]
+        if not (any_spike or teach[k] or e1 > e0):
+            continue  # no presynaptic spike: nothing reads the jump gains or the errors
         # ---- before_synapses: jump gains from the updated currents
-        for j in range(n):
-            for c in range(n_comp[j]):
-                x = isyn[j, c]
-                sio = spar[j, c, _S_IO]
-                above = x > sio
-                igain = spar[j, c, _S_ITH] if above else sio
-                itc = spar[j, c, _S_ITAU] if above else sio
-                jg[j, c] = igain / (itc * (igain / x + 1.0))
+        for m in range(n_syn):
+            x = isf[m]
+            sio = sio_f[m]
+            above = x > sio
+            igain = sith_f[m] if above else sio
+            itc = sitau_f[m] if above else sio
+            jg[m] = igain / (itc * (igain / x + 1.0))
         # errors of the pre rules, from the updated somata
         # (P: phi(I_S) - phi(I_pred) with phi(x) = [x - I_th]_+, as in network._plastic_on_pre)
         th = cst[_ITH_PHI]
@@ -228,12 +321,11 @@ def _run_chip(
             err[j] = (i_s[j] - i_pred[j]) / i_ref
         # ---- synapses, pre pathways
         lr, theta, wmax = plast[_IN_P, _LR], plast[_IN_P, _THETA], plast[_IN_P, _WMAX]
-        for i in range(n_in):
-            if stim[k, i] == 0:
-                continue
+        for m in range(e0, e1):
+            i = ev_idx[m]
             for j in range(n_p):
                 w = w_in_p[i, j]
-                isyn[j, 0] += max(w, 0.0) * spar[j, 0, _S_IW0] * jg[j, 0]
+                isf[3 * j] += max(w, 0.0) * spar[j, 0, _S_IW0] * jg[3 * j]
                 if not post_rule:
                     mk = m_in_p[i, j]
                     e = err[j]
@@ -248,16 +340,17 @@ def _run_chip(
             for j in range(n_p):
                 if not spiked[j]:
                     continue
-                for proj in (_P_R, _P_I):
-                    lr, theta, wmax = plast[proj, _LR], plast[proj, _THETA], plast[proj, _WMAX]
-                    base = r0 if proj == _P_R else i0
-                    wm = w_p_r if proj == _P_R else w_p_i
-                    mm = m_p_r if proj == _P_R else m_p_i
-                    nu = nupd_p_r if proj == _P_R else nupd_p_i
+                for proj in range(2):
+                    pr = _P_R if proj == 0 else _P_I
+                    lr, theta, wmax = plast[pr, _LR], plast[pr, _THETA], plast[pr, _WMAX]
+                    base = r0 if proj == 0 else i0
+                    wm = w_p_r if proj == 0 else w_p_i
+                    mm = m_p_r if proj == 0 else m_p_i
+                    nu = nupd_p_r if proj == 0 else nupd_p_i
                     for r in range(n_r):
                         t = base + r
                         w = wm[j, r]
-                        isyn[t, 0] += max(w, 0.0) * spar[t, 0, _S_IW0] * jg[t, 0]
+                        isf[3 * t] += max(w, 0.0) * spar[t, 0, _S_IW0] * jg[3 * t]
                         e = err[t]
                         wm[j, r] = _clip(w + mm[j, r] * lr * _band(e, theta), 0.0, wmax)
                         if lr > 0 and abs(e) > theta:
@@ -269,7 +362,7 @@ def _run_chip(
                     continue
                 for j in range(n_p):
                     w = w_i_p[r, j]
-                    isyn[j, 2] += max(w, 0.0) * spar[j, 2, _S_IW0] * jg[j, 2]
+                    isf[3 * j + 2] += max(w, 0.0) * spar[j, 2, _S_IW0] * jg[3 * j + 2]
                     e = i_ahat[j] / i_ref
                     w_i_p[r, j] = _clip(w + m_i_p[r, j] * lr * _band(e, theta), 0.0, wmax)
                     if lr > 0 and abs(e) > theta:
@@ -280,15 +373,15 @@ def _run_chip(
                     continue
                 for j in range(n_p):
                     w = w_r_p[r, j]
-                    isyn[j, 1] += max(w, 0.0) * spar[j, 1, _S_IW0] * jg[j, 1]
-                    isyn[j, 2] += max(-w, 0.0) * spar[j, 2, _S_IW0] * jg[j, 2]
+                    isf[3 * j + 1] += max(w, 0.0) * spar[j, 1, _S_IW0] * jg[3 * j + 1]
+                    isf[3 * j + 2] += max(-w, 0.0) * spar[j, 2, _S_IW0] * jg[3 * j + 2]
         # teachers
         for r in range(n_r):
             t = r0 + r
             if teach_hi[k, r] != 0:
-                isyn[t, 1] += max(w_th[r], 0.0) * spar[t, 1, _S_IW0] * jg[t, 1]
+                isf[3 * t + 1] += max(w_th[r], 0.0) * spar[t, 1, _S_IW0] * jg[3 * t + 1]
             if teach_lo[k, r] != 0:
-                isyn[t, 2] += spar[t, 2, _S_IW0] * jg[t, 2]
+                isf[3 * t + 2] += spar[t, 2, _S_IW0] * jg[3 * t + 2]
         # ---- synapses, post pathway: input -> P rule at the P spikes
         if post_rule and any_spike:
             lr, theta, wmax = plast[_IN_P, _LR], plast[_IN_P, _THETA], plast[_IN_P, _WMAX]
@@ -309,10 +402,13 @@ def _run_chip(
         if any_spike:
             for j in range(n):
                 if spiked[j]:
-                    io = npar[j, _IO]
+                    io = io_v[j]
                     imem[j] = npar[j, _IRST]
-                    ith_ahp_c = npar[j, _ITH_AHP] if iahp[j] > io else io
+                    ith_ahp_c = ith_ahp_v[j] if iahp[j] > io else io
                     iahp[j] += (npar[j, _ICA] / npar[j, _ITAU_AHP]) * ith_ahp_c
+    for j in range(n):
+        for c in range(3):
+            isyn[j, c] = isf[3 * j + c]
 
 
 def run_batch(
