@@ -9,7 +9,10 @@ block and every variant, all seeds of a variant batched through the in-process e
 * ``default``: the task defaults;
 * ``paper``: the ``paper`` preset (Cartiglia et al. 2020 as published, every departure off);
 * ``default - X``: the defaults with departure X switched back to the paper's setting;
-* ``paper + X``: the paper preset with departure X switched on alone.
+* ``paper + X``: the paper preset with departure X switched on alone;
+* ``default + reachable targets``: teacher reversals a readout's dendritic prediction can
+  reach (``E_hi`` 4 nA, ``E_lo`` -2 nA) without the readout synaptic scaling, so that the
+  teacher's error can enter the Eq. 3 band (a candidate setting, not a default).
 
 A seed is "correct" when every class's test accuracy is above 50 % and the accuracy is at
 least 75 %. Stop-learning per seed: the weight updates per presentation (outside the Eq. 3
@@ -41,6 +44,9 @@ DEPARTURES = {
     "readout synaptic scaling": {"w_pr_sum": 4.0, "calibrate_readout_spikes": 3.0},
 }
 
+#: Teacher reversals within reach of the readouts' dendritic prediction (see module docstring).
+REACHABLE = {"E_hi_nA": 4.0, "E_lo_nA": -2.0, "w_pr_sum": 0.0, "calibrate_readout_spikes": 0.0}
+
 
 def variants() -> dict[str, dict]:
     """Variant name -> task overrides."""
@@ -50,6 +56,7 @@ def variants() -> dict[str, dict]:
         out[f"default - {name}"] = {key: paper[key] for key in on}
     for name, on in DEPARTURES.items():
         out[f"paper + {name}"] = {"preset": "paper", **on}
+    out["default + reachable targets"] = REACHABLE
     return out
 
 
