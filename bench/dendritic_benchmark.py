@@ -16,7 +16,9 @@ Sections (``--only`` picks some, comma separated):
   -> last third (stop-learning: both should fall).
 * ``rec``: pattern recognition, L and D per seed; target L > 1.5 and D > 1.5; with the
   pyramidal rates to the trained and the deviant pattern after training, and the updates
-  and readout error as for ``k2``.
+  and readout error as for ``k2``, and the readout's spikes per presentation (pattern +
+  tail, no floor) after training and to the deviant (the criterion also asks >= 5 after
+  training).
 * ``rec0``: the same with the input -> P learning off (``lr_in_p = 0``), the ablation that
   shows how much of D the hidden layer's learning makes (not in the default ``--only``).
 * ``k``: accuracy for K = 2, 4, 8 (mean +- std over seeds), with test jitter 2 ms / 10 %.
@@ -115,22 +117,28 @@ def rec(seeds, note="", **overrides):
     print(f"\n### Pattern recognition, 20 % mismatch (dynapse_se), {_seeds(seeds)}{note}\n")
     print(
         "| seed | L | D | readout rate before / after / deviant (Hz) "
-        "| pyramidal rate after / deviant (Hz) "
+        "| readout spikes/presentation after / deviant | pyramidal rate after / deviant (Hz) "
         "| updates/presentation first -> last third | readout error first -> last third |"
     )
-    print("|---|---|---|---|---|---|---|")
-    n_ok, falls = 0, []
+    print("|---|---|---|---|---|---|---|---|")
+    n_ok, n_spk, n_both, falls = 0, 0, 0, []
     for s in seeds:
         m = _run("pattern_recognition", s, **overrides)["metrics"]
         r, p = m["readout_rate_hz"], m["pyramidal_rate_hz"]
-        n_ok += m["L"] > 1.5 and m["D"] > 1.5
+        sa, sd = m["readout_spikes_after"], m["readout_spikes_deviant"]
+        ok = m["L"] > 1.5 and m["D"] > 1.5
+        n_ok += ok
+        n_spk += sa >= 5
+        n_both += ok and sa >= 5
         u0, u1, e0, e1 = _trend(m)
         falls.append(u1 < u0)
         print(f"| {s} | {m['L']:.2f} | {m['D']:.2f} | {r['before']:.1f} / {r['after']:.1f} / "
-              f"{r['deviant']:.1f} | {p['after']:.1f} / {p['deviant']:.1f} | {u0:.0f} -> {u1:.0f} "
+              f"{r['deviant']:.1f} | {sa:.1f} / {sd:.1f} | {p['after']:.1f} / {p['deviant']:.1f} "
+              f"| {u0:.0f} -> {u1:.0f} "
               f"| {e0:.2f} -> {e1:.2f} |", flush=True)  # fmt: skip
     print(
-        f"\nL > 1.5 and D > 1.5 in {n_ok} of {len(seeds)} seeds; updates/presentation fell "
+        f"\nL > 1.5 and D > 1.5 in {n_ok} of {len(seeds)} seeds; readout >= 5 spikes per "
+        f"presentation after training in {n_spk}; both in {n_both}; updates/presentation fell "
         f"in {sum(falls)} of {len(falls)} seeds"
     )
 

@@ -262,6 +262,10 @@ def test_pattern_recognition_learns(tmp_path):
     m = res["metrics"]
     assert m["L"] > 1.5 and m["D"] > 1.5, m
     assert m["pyramidal_rate_hz"]["after"] > 1.5 * m["pyramidal_rate_hz"]["deviant"], m
+    # the readout fires >= 5 spikes per presentation (no D from the half-spike
+    # floor); the count is the after-phase rate times the presentation (pattern + tail)
+    assert m["readout_spikes_after"] >= 5, m
+    assert m["readout_spikes_after"] == pytest.approx(m["readout_rate_hz"]["after"] * 0.25)
     for name in res["plots"]:
         assert (tmp_path / "on" / name).exists()
     off = run_task("pattern_recognition", seed=2, out=tmp_path / "off", progress=False,

@@ -13,7 +13,9 @@ The readout "calcium" is its spike train low-pass filtered with 200 ms;
 ``L = mean calcium(after) / mean calcium(before)``, ``D = mean calcium(after) /
 mean calcium(deviant)``, computed from the readout spikes inside each phase (no carry-over of
 the previous phase's 200 ms calcium tail); a phase with no spike counts as half a spike, so
-the ratios stay finite.
+the ratios stay finite. ``readout_spikes_after`` and ``readout_spikes_deviant`` are the
+readout's mean spike counts per presentation (pattern + tail) in those phases, without that
+floor, so a D that rests on the half-spike floor shows as a near-zero count.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ def run(ctx: RunContext) -> TaskOutput:
         return max(spike_rate("R", phase), floor), float(ca[(t >= a) & (t < b)].mean())
 
     rate = {ph: phase_mean(ph) for ph in ("before", "after", "deviant", "train")}
+    # mean readout spikes per presentation (pattern + tail), without the half-spike floor
+    spikes_per = {ph: spike_rate("R", ph) * st.duration for ph in ("before", "after", "deviant")}
 
     # ratios of the readout rate within each phase (= the calcium trace averaged over the
     # phase without the carry-over of the previous phase's calcium, which would otherwise make
@@ -130,6 +134,9 @@ def run(ctx: RunContext) -> TaskOutput:
         "D": D,
         "readout_rate_hz": {ph: rate[ph][0] for ph in rate},
         "readout_calcium_mean_hz": {ph: rate[ph][1] for ph in rate},
+        "readout_spikes_before": spikes_per["before"],
+        "readout_spikes_after": spikes_per["after"],
+        "readout_spikes_deviant": spikes_per["deviant"],
         "pyramidal_rate_hz": {ph: spike_rate("P", ph) / st.n_p for ph in rate},
         **learning_trend(updates, errors),
         "weight_updates_per_presentation": [int(u) for u in updates],
