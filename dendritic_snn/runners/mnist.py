@@ -13,9 +13,13 @@ The images reach the learner in its input kind:
   at ``pixel * dendritic_max_rate`` for ``dendritic_duration`` seconds
   (:func:`dendritic_snn.data.encoding.image_spikes`; fresh spikes for every presentation,
   ``dendritic_epochs`` passes over the training images in a seeded order); the learner's
-  unsupervised calibration runs on the first ``dendritic_calibrate`` training images. The
-  learner's other hyperparameters come from its home task, with ``dendritic_pyramidal``,
-  ``dendritic_sparsity``, ``dendritic_w_in_init``, ``dendritic_engine`` and ``dendritic_backend``.
+  unsupervised calibration runs on the first ``dendritic_calibrate`` images of that order
+  (``mnist5k`` is sorted by class). The learner's other hyperparameters come from its home
+  task, with ``dendritic_pyramidal``, ``dendritic_sparsity``, ``dendritic_w_in_init``,
+  ``dendritic_calibrate_spikes``, ``dendritic_calibrate_readout_spikes``,
+  ``dendritic_teach_nontarget``, ``dendritic_lr_readout`` (P -> R and P -> I),
+  ``dendritic_lr_in_p``,
+  ``dendritic_engine`` and ``dendritic_backend``.
 
 Metrics: ``accuracy`` (test), ``per_class``, and the learner's own (``train_accuracy``,
 ``learning_curve``, ...); plots ``confusion.png`` and the learner's.
@@ -85,6 +89,12 @@ def spike_fields(cfg: dict) -> dict:
         "w_in_init": float(cfg["dendritic_w_in_init"]),
         "backend": str(cfg["dendritic_backend"]),
         "engine": str(cfg["dendritic_engine"]),
+        "calibrate_spikes": float(cfg["dendritic_calibrate_spikes"]),
+        "calibrate_readout_spikes": float(cfg["dendritic_calibrate_readout_spikes"]),
+        "teach_nontarget": bool(cfg["dendritic_teach_nontarget"]),
+        "lr_p_r": float(cfg["dendritic_lr_readout"]),
+        "lr_p_i": float(cfg["dendritic_lr_readout"]),
+        "lr_in_p": float(cfg["dendritic_lr_in_p"]),
     }
 
 
@@ -97,12 +107,13 @@ def _as_spikes(ctx: RunContext, train: Dataset, test: Dataset):
     duration = float(cfg["dendritic_duration"])
     x_train, x_test = pool_images(train.x, pool), pool_images(test.x, pool)
     spike_rng = ctx.rng("image_spikes")
-    n_cal = min(int(cfg["dendritic_calibrate"]), len(x_train))
-    calib = [image_spikes(x_train[i], rate, duration, spike_rng) for i in range(n_cal)]
     order_rng = ctx.rng("order")
     order = np.concatenate(
         [order_rng.permutation(len(x_train)) for _ in range(int(cfg["dendritic_epochs"]))]
     )
+    # the first images of the shuffled order: mnist5k is sorted by class
+    n_cal = min(int(cfg["dendritic_calibrate"]), len(x_train))
+    calib = [image_spikes(x_train[i], rate, duration, spike_rng) for i in order[:n_cal]]
     x = [image_spikes(x_train[i], rate, duration, spike_rng) for i in order]
     xt = [image_spikes(img, rate, duration, spike_rng) for img in x_test]
     encoding = {"kind": "poisson_rate", "pool": pool, "max_rate_hz": rate,
