@@ -68,7 +68,7 @@ def test_dendritic_runs_on_images(tmp_path):
 
     data = synthetic_digits(tmp_path / "data", n_train=4, n_test=3)
     overrides = {"dataset": "mnist", "data_dir": str(data), "dendritic_pyramidal": 4,
-                 "dendritic_duration": 0.1, "dendritic_calibrate": 0,
+                 "dendritic_duration": 0.1, "dendritic_calibrate": 0, "dendritic_w_in_init": 3.0,
                  "dendritic_backend": "numpy"}  # fmt: skip
     res = run_task("mnist", learner="dendritic", out=tmp_path / "run", progress=False,
                    overrides=overrides)  # fmt: skip
@@ -77,6 +77,8 @@ def test_dendritic_runs_on_images(tmp_path):
     assert m["sizes"] == [49, 4, 10] and m["n_train"] == 4 and m["n_test"] == 3
     assert m["weight_updates"] > 0  # the teacher drove plasticity
     assert res["energy"]["per_inference_J"] > 0
+    arrays = np.load(tmp_path / "run" / "arrays.npz")
+    assert not arrays["w_r_p"].any()  # dendritic_w_topdown 0: no top-down on images
 
 
 def test_summary_ranks_learners_across_their_own_profiles():

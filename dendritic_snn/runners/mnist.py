@@ -18,7 +18,7 @@ The images reach the learner in its input kind:
   task, with ``dendritic_pyramidal``, ``dendritic_sparsity``, ``dendritic_w_in_init``,
   ``dendritic_calibrate_spikes``, ``dendritic_calibrate_readout_spikes``,
   ``dendritic_teach_nontarget``, ``dendritic_lr_readout`` (P -> R and P -> I),
-  ``dendritic_lr_in_p``, ``dendritic_engine`` and ``dendritic_backend``.
+  ``dendritic_lr_in_p``, ``dendritic_w_topdown``, ``dendritic_engine`` and ``dendritic_backend``.
 
 Metrics: ``accuracy`` (test), ``per_class``, and the learner's own (``train_accuracy``,
 ``learning_curve``, ...); plots ``confusion.png`` and the learner's.
@@ -94,6 +94,7 @@ def spike_fields(cfg: dict) -> dict:
         "lr_p_r": float(cfg["dendritic_lr_readout"]),
         "lr_p_i": float(cfg["dendritic_lr_readout"]),
         "lr_in_p": float(cfg["dendritic_lr_in_p"]),
+        "w_topdown": float(cfg["dendritic_w_topdown"]),
     }
 
 
