@@ -55,13 +55,13 @@ def main() -> None:
     overrides = {"test_data_dir": str(args.test_data_dir),
                  **dict(parse_override(text) for text in args.set)}  # fmt: skip
     with record(default_name("mnist_dendritic", skip=["--test-data-dir"])):
+        print("# Dendritic learner on MNIST (mnist5k -> official MNIST test set)\n")
         rows = [run_seed(seed, overrides) for seed in args.seeds]
         acc = np.array([r["accuracy"] for r in rows])
         sd = float(np.std(acc, ddof=1)) if len(acc) > 1 else float("nan")
         fields = ", ".join(args.set) or "task defaults"
-        print("\n# Dendritic learner on MNIST (mnist5k -> official MNIST test set)\n")
         print(
-            f"`dsnn task mnist --learner dendritic` ({fields}; dynapse_se at its mismatch), "
+            f"\n`dsnn task mnist --learner dendritic` ({fields}; dynapse_se at its mismatch), "
             f"{rows[0]['n_train']} training digits, {rows[0]['n_test']} test digits, one pass. "
             f"Mean {acc.mean():.2%} +- {sd:.2%} over seeds {args.seeds} "
             f"(target >= {TARGET:.0%}: {'met' if acc.mean() >= TARGET else 'not met'}).\n"
