@@ -18,8 +18,9 @@ The images reach the learner in its input kind:
   task, with ``dendritic_pyramidal``, ``dendritic_sparsity``, ``dendritic_w_in_init``,
   ``dendritic_calibrate_spikes``, ``dendritic_calibrate_readout_spikes``,
   ``dendritic_teach_nontarget``, ``dendritic_lr_readout`` (P -> R and P -> I),
-  ``dendritic_lr_in_p``, ``dendritic_w_topdown``, ``dendritic_w_pr_sum``,
-  ``dendritic_E_hi_nA``, ``dendritic_E_lo_nA``, ``dendritic_engine`` and ``dendritic_backend``.
+  ``dendritic_lr_in_p``, ``dendritic_theta_p_r``, ``dendritic_w_topdown``,
+  ``dendritic_w_pr_sum``, ``dendritic_E_hi_nA``, ``dendritic_E_lo_nA``, ``dendritic_engine``
+  and ``dendritic_backend``.
 
 Metrics: ``accuracy`` (test), ``per_class``, and the learner's own (``train_accuracy``,
 ``learning_curve``, ...); plots ``confusion.png`` and the learner's.
@@ -96,6 +97,7 @@ def spike_fields(cfg: dict) -> dict:
         "lr_p_i": float(cfg["dendritic_lr_readout"]),
         "lr_in_p": float(cfg["dendritic_lr_in_p"]),
         "w_topdown": float(cfg["dendritic_w_topdown"]),
+        "theta_p_r": float(cfg["dendritic_theta_p_r"]),
         "w_pr_sum": float(cfg["dendritic_w_pr_sum"]),
         "E_hi_nA": float(cfg["dendritic_E_hi_nA"]),
         "E_lo_nA": float(cfg["dendritic_E_lo_nA"]),
