@@ -66,6 +66,7 @@ BAD_SPECS = [
     ({"name": "x", "grid": [{"task": "fi_curve", "colour": 1}]}, "grid.0.colour: unknown key"),
     ({"name": "x"}, "grid: missing field"),
     ({"name": "x", "seeds": "a", "grid": [{"task": "fi_curve"}]}, "seeds:"),
+    ({"name": "x", "seeds": [-1], "grid": [{"task": "fi_curve"}]}, "seeds.0: Input should be"),
     ({"name": "x", "mismatch": [1.5], "grid": [{"task": "fi_curve"}]}, "mismatch: mismatch 1.5"),
     ({"name": "x", "grid": [{"task": "nope"}]}, "grid.0: unknown task 'nope'"),
     ({"name": "x", "grid": [{"task": "fi_curve", "learners": ["zz"]}]}, "grid.0.learners: 'zz'"),

@@ -28,7 +28,15 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from ..errors import DsnnError
 from ..resources import builtin_dir
@@ -56,7 +64,7 @@ class Block(_Strict):
     learners: list[str] | None = Field(default=None, min_length=1)
     profiles: list[str] | None = Field(default=None, min_length=1)
     mismatch: list[float | None] | None = Field(default=None, min_length=1)
-    seeds: list[int] | None = Field(default=None, min_length=1)
+    seeds: list[NonNegativeInt] | None = Field(default=None, min_length=1)
     set: dict[str, Any] = Field(default_factory=dict)
     metric: str | None = None
     goal: Literal["max", "min"] | None = None
@@ -72,7 +80,7 @@ class StudySpec(_Strict):
 
     name: str
     description: str = ""
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[NonNegativeInt] = Field(default_factory=lambda: [0], min_length=1)
     mismatch: list[float | None] = Field(default_factory=lambda: [None], min_length=1)
     profiles: list[str] | None = Field(default=None, min_length=1)
     grid: list[Block] = Field(min_length=1)
