@@ -279,6 +279,24 @@ def tasks() -> None:
         click.echo(f"{name:<24} {spec.description}")
 
 
+@main.command("learners")
+def learners() -> None:
+    """List the learners: input kind, default hardware profile and the tasks that run them."""
+    from .learners import available, get_learner
+    from .runners.api import task_learners
+    from .runners.spec import list_task_specs
+
+    runs_on = {name: [t for t in list_task_specs() if name in task_learners(t)]
+               for name in available()}  # fmt: skip
+    click.echo(f"{'learner':<12} {'input':<8} {'default profile':<20} tasks (home task first)")
+    for name, tasks_of in runs_on.items():
+        cls = get_learner(name)
+        home = [t for t in tasks_of if t == cls.home_task]
+        listed = ", ".join(home + [t for t in tasks_of if t not in home]) or "-"
+        profile = cls.default_profile or "(the task's)"
+        click.echo(f"{name:<12} {cls.input_kind:<8} {profile:<20} {listed}")
+
+
 from .study.cli_study import study as _study  # noqa: E402
 
 main.add_command(_study)

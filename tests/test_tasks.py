@@ -168,6 +168,11 @@ def test_show_config_and_task_list():
     assert "fi_curve" in list_tasks()
     listed = runner.invoke(main, ["tasks"])
     assert listed.exit_code == 0 and "fi_curve" in listed.output
+    learners = runner.invoke(main, ["learners"]).output.splitlines()
+    row = next(line for line in learners if line.startswith("dendritic "))
+    # input kind, default profile, then the tasks that run it, its home task first
+    assert row.split()[1:4] == ["spikes", "dynapse_se", "pattern_discrimination,"], row
+    assert "mnist" in row and "stdp_window" not in row
 
 
 def test_result_json_is_written_atomically(tmp_path, monkeypatch):
