@@ -33,6 +33,9 @@ def test_stop_learning_phrase_says_what_the_counts_did():
     assert stop_learning_phrase(46, 56).endswith("(first -> last third: did not fall)")
     assert stop_learning_phrase(327, 272).endswith("(first -> last third: fell)")
     assert "46 -> 56" in stop_learning_phrase(46.2, 55.8)
+    both = stop_learning_phrase(46, 56, 2.36, 2.24)
+    assert both.endswith("; readout error 2.36 -> 2.24 I_ref (fell)")
+    assert "(first -> last third: did not fall)" in both
 
 
 def test_updates_plot_title_states_the_trend(tmp_path, monkeypatch):

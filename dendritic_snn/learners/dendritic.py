@@ -151,10 +151,12 @@ class DendriticLearner(Learner):
         from ..dendritic.experiment import learning_trend
         from ..runners.verdicts import stop_learning_phrase
 
-        trend = learning_trend(np.asarray(self.updates, float))
+        trend = learning_trend(np.asarray(self.updates, float), self.errors)
         return "; stop-learning: " + stop_learning_phrase(
             trend["weight_updates_per_presentation_first_third"],
             trend["weight_updates_per_presentation_last_third"],
+            trend.get("readout_error_first_third"),
+            trend.get("readout_error_last_third"),
         )
 
     def plots(self, out, title) -> list[str]:

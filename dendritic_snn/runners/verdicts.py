@@ -36,7 +36,18 @@ def discrimination_verdict(per_class: Sequence[float], accuracy: float, k: int) 
     )
 
 
-def stop_learning_phrase(first: float, last: float) -> str:
-    """What the updates per presentation did between the first and the last third."""
-    trend = "fell" if last < first else "did not fall"
-    return f"updates/presentation {first:.0f} -> {last:.0f} (first -> last third: {trend})"
+def stop_learning_phrase(
+    first: float, last: float, error_first: float | None = None, error_last: float | None = None
+) -> str:
+    """What the updates per presentation (and, when given, the readout error in units of
+    :math:`I_{ref}`) did between the first and the last third of training."""
+
+    def trend(a: float, b: float) -> str:
+        return "fell" if b < a else "did not fall"
+
+    text = (f"updates/presentation {first:.0f} -> {last:.0f} "
+            f"(first -> last third: {trend(first, last)})")  # fmt: skip
+    if error_first is not None and error_last is not None:
+        text += (f"; readout error {error_first:.2f} -> {error_last:.2f} I_ref "
+                 f"({trend(error_first, error_last)})")  # fmt: skip
+    return text
