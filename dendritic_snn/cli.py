@@ -286,15 +286,13 @@ def learners() -> None:
     from .runners.api import task_learners
     from .runners.spec import list_task_specs
 
-    runs_on = {name: [t for t in list_task_specs() if name in task_learners(t)]
-               for name in available()}  # fmt: skip
+    runs = {task: task_learners(task) for task in list_task_specs()}
     click.echo(f"{'learner':<12} {'input':<8} {'default profile':<20} tasks (home task first)")
-    for name, tasks_of in runs_on.items():
+    for name in available():
         cls = get_learner(name)
-        home = [t for t in tasks_of if t == cls.home_task]
-        listed = ", ".join(home + [t for t in tasks_of if t not in home]) or "-"
+        tasks_of = sorted((t for t in runs if name in runs[t]), key=lambda t: t != cls.home_task)
         profile = cls.default_profile or "(the task's)"
-        click.echo(f"{name:<12} {cls.input_kind:<8} {profile:<20} {listed}")
+        click.echo(f"{name:<12} {cls.input_kind:<8} {profile:<20} {', '.join(tasks_of) or '-'}")
 
 
 from .study.cli_study import study as _study  # noqa: E402

@@ -15,12 +15,7 @@ The images reach the learner in its input kind:
   ``dendritic_epochs`` passes over the training images in a seeded order); the learner's
   unsupervised calibration runs on the first ``dendritic_calibrate`` images of that order
   (``mnist5k`` is sorted by class). The learner's other hyperparameters come from its home
-  task, with ``dendritic_pyramidal``, ``dendritic_sparsity``, ``dendritic_w_in_init``,
-  ``dendritic_calibrate_spikes``, ``dendritic_calibrate_readout_spikes``,
-  ``dendritic_teach_nontarget``, ``dendritic_lr_readout`` (P -> R and P -> I),
-  ``dendritic_lr_in_p``, ``dendritic_theta_p_r``, ``dendritic_w_topdown``,
-  ``dendritic_w_pr_sum``, ``dendritic_E_hi_nA``, ``dendritic_E_lo_nA``, ``dendritic_engine``
-  and ``dendritic_backend``.
+  task, except those the ``dendritic_*`` fields set (:data:`SPIKE_FIELDS`).
 
 Metrics: ``accuracy`` (test), ``per_class``, and the learner's own (``train_accuracy``,
 ``learning_curve``, ...); plots ``confusion.png`` and the learner's.
@@ -80,28 +75,34 @@ def load_splits(ctx: RunContext) -> tuple[Dataset, Dataset | None, Dataset, str]
     return train, val, test, described
 
 
+#: Learner field -> the task field that sets it, for a spike learner (values already typed by
+#: the task schema).
+SPIKE_FIELDS = {
+    "duration": "dendritic_duration",
+    "n_pyramidal": "dendritic_pyramidal",
+    "sparsity": "dendritic_sparsity",
+    "w_in_init": "dendritic_w_in_init",
+    "backend": "dendritic_backend",
+    "engine": "dendritic_engine",
+    "calibrate_spikes": "dendritic_calibrate_spikes",
+    "calibrate_readout_spikes": "dendritic_calibrate_readout_spikes",
+    "teach_nontarget": "dendritic_teach_nontarget",
+    "lr_p_r": "dendritic_lr_readout",
+    "lr_p_i": "dendritic_lr_readout",
+    "lr_in_p": "dendritic_lr_in_p",
+    "w_topdown": "dendritic_w_topdown",
+    "theta_p_r": "dendritic_theta_p_r",
+    "w_pr_sum": "dendritic_w_pr_sum",
+    "E_hi_nA": "dendritic_E_hi_nA",
+    "E_lo_nA": "dendritic_E_lo_nA",
+}
+
+
 def spike_fields(cfg: dict) -> dict:
-    """Hyperparameters this task sets for a spike learner (the ``dendritic_*`` fields)."""
-    return {
-        "n_channels": (28 // int(cfg["dendritic_pool"])) ** 2,
-        "duration": float(cfg["dendritic_duration"]),
-        "n_pyramidal": int(cfg["dendritic_pyramidal"]),
-        "sparsity": float(cfg["dendritic_sparsity"]),
-        "w_in_init": float(cfg["dendritic_w_in_init"]),
-        "backend": str(cfg["dendritic_backend"]),
-        "engine": str(cfg["dendritic_engine"]),
-        "calibrate_spikes": float(cfg["dendritic_calibrate_spikes"]),
-        "calibrate_readout_spikes": float(cfg["dendritic_calibrate_readout_spikes"]),
-        "teach_nontarget": bool(cfg["dendritic_teach_nontarget"]),
-        "lr_p_r": float(cfg["dendritic_lr_readout"]),
-        "lr_p_i": float(cfg["dendritic_lr_readout"]),
-        "lr_in_p": float(cfg["dendritic_lr_in_p"]),
-        "w_topdown": float(cfg["dendritic_w_topdown"]),
-        "theta_p_r": float(cfg["dendritic_theta_p_r"]),
-        "w_pr_sum": float(cfg["dendritic_w_pr_sum"]),
-        "E_hi_nA": float(cfg["dendritic_E_hi_nA"]),
-        "E_lo_nA": float(cfg["dendritic_E_lo_nA"]),
-    }
+    """Hyperparameters this task sets for a spike learner (:data:`SPIKE_FIELDS`, and the
+    number of input channels from ``dendritic_pool``)."""
+    n_channels = (28 // int(cfg["dendritic_pool"])) ** 2
+    return {"n_channels": n_channels, **{key: cfg[src] for key, src in SPIKE_FIELDS.items()}}
 
 
 def _as_spikes(ctx: RunContext, train: Dataset, test: Dataset):
