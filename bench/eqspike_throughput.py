@@ -1,7 +1,7 @@
 """Benchmark: training throughput of the batched EqSpike engine on 784-500-10 vs the fp32 GEMM rate.
 
 Measures, interleaved in one run (so both see the same machine load), the examples/s of
-``EqSpike.train_epoch`` on mnist5k digits (default config: 40 free + 2 x 16 nudged steps,
+``EqSpike.train_epoch`` on mnist5k digits (the default config, steps as in the table header,
 batch 50) and this machine's float32 GEMM rate (``numpy.matmul`` of two ``--gemm-n`` square
 matrices, the BLAS numpy links), and reports the engine's arithmetic rate as a fraction of it.
 The engine's FLOPs per training example are counted from its operations

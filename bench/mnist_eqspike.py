@@ -8,10 +8,10 @@ digits, tested on the official MNIST test set in ``--test-data-dir``) and ``fash
 (``--out``/<dataset>-mm<sigma>-seed<seed>) keeps its result.json; ``--collect`` rebuilds the
 table from existing run directories without training.
 
-    OMP_NUM_THREADS=1 python bench/mnist_eqspike.py --datasets mnist5k --epochs 20 \\
-        --mismatch 0 0.2 --seeds 0 1 2 --out runs/bench-eqspike
-    OMP_NUM_THREADS=1 python bench/mnist_eqspike.py --datasets fashion-mnist --epochs 3 \\
-        --mismatch 0 --seeds 0 1 2 --out runs/bench-eqspike
+    OMP_NUM_THREADS=1 python bench/mnist_eqspike.py --datasets mnist5k \\
+        --mismatch 0 0.2 --out runs/bench-eqspike
+    OMP_NUM_THREADS=1 python bench/mnist_eqspike.py --datasets fashion-mnist --epochs 10 \\
+        --mismatch 0 --out runs/bench-eqspike
     python bench/mnist_eqspike.py --collect --out runs/bench-eqspike
 
 Extra task fields with ``--set KEY=VALUE`` (e.g. ``--set eqspike_comparator=held
@@ -37,6 +37,8 @@ DEFAULT_TEST_DIR = next(
     ROOT.parent / "shared" / "data" / "mnist",
 )
 TABLE = ROOT / "bench" / "results" / "eqspike_accuracy.md"
+#: seed 0 (with a 1,000-digit validation split of the training digits) chose the step counts
+SEED_NOTE = "Seed 0 was used for tuning (on validation digits); seeds 10-12 never were."
 TARGETS = {("mnist5k", 0.0): 0.94, ("mnist5k", 0.2): 0.93, ("fashion-mnist", 0.0): 0.85}
 
 
@@ -87,7 +89,8 @@ def collect(root: Path) -> list[dict]:
                 "epochs": int(cfg["epochs"]),
                 "n_train": int(result["metrics"]["n_train"]),
                 "rule": f"{cfg.get('eqspike_comparator')}/{cfg.get('eqspike_strobes')}, gain "
-                f"{cfg.get('eqspike_update_gain')}, lr_decay {cfg.get('lr_decay')}",
+                f"{cfg.get('eqspike_update_gain')}, lr_decay {cfg.get('lr_decay')}, steps "
+                f"{cfg.get('eqspike_n_free')} free / {cfg.get('eqspike_n_nudge')} nudged",
             }
         )
     return rows
@@ -104,8 +107,9 @@ def table(rows: list[dict], command: str) -> str:
         "",
         f"Command: `{command}`, after the runs it collects, each made with",
         "`OMP_NUM_THREADS=1 python bench/mnist_eqspike.py --datasets DATA --epochs EPOCHS "
-        "--mismatch SIGMA --seeds SEED --out DIR` (lr_decay 0.9, 1-pixel shifts; defaults).",
-        "Test accuracy after the last epoch; sd over seeds (ddof 1).",
+        "--mismatch SIGMA --seeds SEED --out DIR` (1-pixel shifts; other fields the task's "
+        "defaults).",
+        f"Test accuracy after the last epoch; sd over seeds (ddof 1). {SEED_NOTE}",
         "",
         "| data (train -> test) | mismatch | rule | epochs | seeds | test accuracy mean +- sd "
         "| per seed | target | met | at chance |",
@@ -132,10 +136,10 @@ def table(rows: list[dict], command: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="*", default=["mnist5k"])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--lr-decay", type=float, default=0.9)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--lr-decay", type=float, default=0.95)
     parser.add_argument("--mismatch", type=float, nargs="*", default=[0.0, 0.2])
-    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[10, 11, 12])
     parser.add_argument("--shift", type=int, default=1)
     parser.add_argument("--test-data-dir", type=Path, default=DEFAULT_TEST_DIR)
     parser.add_argument("--out", type=Path, default=Path("runs/bench-eqspike"))

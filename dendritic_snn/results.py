@@ -168,11 +168,16 @@ def _stage(run_dir: Path) -> tuple[Path, list[Path]]:
         except OSError as err:
             raise DsnnError(f"--out {run_dir}: cannot write there ({err.strerror})") from None
         return run_dir, []
-    made = _missing_parents(run_dir)
+    made: list[Path] = []
     stage = run_dir.parent / f".{run_dir.name}.partial-{secrets.token_hex(4)}"
     try:
-        for parent in made:
-            parent.mkdir()
+        for parent in _missing_parents(run_dir):
+            try:
+                parent.mkdir()
+                made.append(parent)
+            except FileExistsError:  # made meanwhile by a concurrent run: share it
+                if not parent.is_dir():
+                    raise
         stage.mkdir()
     except OSError as err:
         _remove_empty(made)

@@ -272,3 +272,16 @@ def test_unusable_paths_of_other_commands_are_one_line(tmp_path):
     result = CliRunner().invoke(main, ["study", "smoke", "--out", "/proc/forbidden/x", "--quiet"])
     assert result.exit_code == 2, result.output
     assert result.stderr.strip() == "dsnn: error: /proc/forbidden: No such file or directory"
+
+
+def test_run_directory_parent_made_by_a_concurrent_run_is_shared(tmp_path, monkeypatch):
+    """Two runs into sibling directories of a new parent: the second mkdir of the parent
+    finds it made by the first (the race) and still stages its run there."""
+    from dendritic_snn import results
+
+    parent = tmp_path / "new"
+    real = results._missing_parents
+    monkeypatch.setattr(results, "_missing_parents", lambda path: real(path) or [parent])
+    parent.mkdir()  # made by the other run between the check and our mkdir
+    stage, made = results._stage(parent / "run-b")
+    assert stage.parent == parent and stage.is_dir() and made == []

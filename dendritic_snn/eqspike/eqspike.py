@@ -143,10 +143,10 @@ class EqSpikeConfig:
     sizes: tuple[int, ...] = (784, 500, 10)
     beta: float = 0.5
     nudge: str = "symmetric"
-    n_free: int = 40
-    n_nudge: int = 16
-    n_eval: int = 40
-    n_read: int = 16
+    n_free: int = 20
+    n_nudge: int = 32
+    n_eval: int = 20
+    n_read: int = 12
     tau_nudge: float = 4.0
     w_max: float = 1.0
     update_gain: tuple[float, ...] = (0.1, 0.05)
