@@ -10,7 +10,7 @@ table from existing run directories without training.
 
     OMP_NUM_THREADS=1 python bench/mnist_eqspike.py --datasets mnist5k \\
         --mismatch 0 0.2 --out runs/bench-eqspike
-    OMP_NUM_THREADS=1 python bench/mnist_eqspike.py --datasets fashion-mnist --epochs 10 \\
+    OMP_NUM_THREADS=1 python bench/mnist_eqspike.py --datasets fashion-mnist --epochs 20 \\
         --mismatch 0 --out runs/bench-eqspike
     python bench/mnist_eqspike.py --collect --out runs/bench-eqspike
 
