@@ -86,12 +86,18 @@ def record(name: str, results_dir: Path | None = None) -> Iterator[Path]:
         yield path
     wall = time.perf_counter() - start
     body = tee.copy.getvalue().strip("\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = (
+    write_atomic(
+        path,
         f"Command: `{command_line()}`\n\n{body}\n\n"
-        f"(wall time {wall:.0f} s; written {time.strftime('%Y-%m-%d', time.gmtime())})\n"
+        f"(wall time {wall:.0f} s; written {time.strftime('%Y-%m-%d', time.gmtime())})\n",
     )
-    tmp = path.with_suffix(".md.tmp")
+    print(f"(written to {path})")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it (made with its folder), so
+    that an interrupted benchmark never leaves half a results file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-    print(f"(written to {path})")

@@ -26,6 +26,11 @@ from dendritic_snn.eqspike.eqspike import EqSpikeConfig
 from dendritic_snn.hardware.energy import DYNAMIC_PARTS, STATIC_PARTS
 from dendritic_snn.hardware.profiles import load_profile
 
+try:
+    from bench._results import write_atomic
+except ImportError:  # run as ``python bench/eqspike_energy.py``
+    from _results import write_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "bench" / "results" / "eqspike_energy.md"
 COUNT_KEYS = {
@@ -205,8 +210,7 @@ def main() -> None:
         )
     lines += verdict(energy, cfg, profile)
     text = "\n".join(lines) + "\n"
-    args.table.parent.mkdir(parents=True, exist_ok=True)
-    args.table.write_text(text)
+    write_atomic(args.table, text)
     print(text)
 
 

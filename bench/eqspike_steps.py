@@ -13,13 +13,18 @@ Writes ``bench/results/eqspike_steps.md``.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from dendritic_snn import run_task
+
+try:
+    from bench._results import command_line, write_atomic
+except ImportError:  # run as ``python bench/eqspike_steps.py``
+    from _results import command_line, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "bench" / "results" / "eqspike_steps.md"
@@ -65,13 +70,11 @@ def main() -> None:
     parser.add_argument("--table", type=Path, default=TABLE)
     args = parser.parse_args()
     with ProcessPoolExecutor(args.jobs) as pool:
-        rows = list(
-            pool.map(run_one, SETTINGS, [args.seed] * len(SETTINGS), [args.epochs] * len(SETTINGS))
-        )
+        rows = list(pool.map(partial(run_one, seed=args.seed, epochs=args.epochs), SETTINGS))
     lines = [
         "# EqSpike step counts on validation digits (784-500-10, derivative rule)",
         "",
-        f"Command: `OMP_NUM_THREADS=1 python bench/eqspike_steps.py {' '.join(sys.argv[1:])}`",
+        f"Command: `{command_line()}`",
         "",
         f"Seed {args.seed}, no mismatch, {rows[0]['n_train']} mnist5k training digits, "
         f"{args.epochs} epochs (lr decay 0.9, 1-pixel shifts); validation on 1,000 held-out "
@@ -90,8 +93,7 @@ def main() -> None:
             f"{row['seconds']:.0f} s |"
         )
     text = "\n".join(lines) + "\n"
-    args.table.parent.mkdir(parents=True, exist_ok=True)
-    args.table.write_text(text)
+    write_atomic(args.table, text)
     print(text)
 
 

@@ -26,6 +26,11 @@ from dendritic_snn.eqspike.engine import EqSpike
 from dendritic_snn.eqspike.eqspike import EqSpikeConfig
 from dendritic_snn.hardware.profiles import load_profile
 
+try:
+    from bench._results import write_atomic
+except ImportError:  # run as ``python bench/eqspike_throughput.py``
+    from _results import write_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "bench" / "results" / "eqspike_throughput.md"
 
@@ -118,8 +123,7 @@ def main() -> None:
         f"beside it ({best[1] / 1e9:.1f} GFLOP/s).",
     ]
     text = "\n".join(lines) + "\n"
-    args.table.parent.mkdir(parents=True, exist_ok=True)
-    args.table.write_text(text)
+    write_atomic(args.table, text)
     print(text)
 
 

@@ -30,6 +30,11 @@ import numpy as np
 from dendritic_snn import run_task
 from dendritic_snn.runners.spec import parse_override
 
+try:
+    from bench._results import write_atomic
+except ImportError:  # run as ``python bench/mnist_eqspike.py``
+    from _results import write_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 #: the official MNIST test set beside the checkout (../shared/data/mnist, also from a worktree)
 DEFAULT_TEST_DIR = next(
@@ -157,8 +162,7 @@ def main() -> None:
     rows = collect(args.out)
     command = "python bench/mnist_eqspike.py --collect --out " + str(args.out)
     text = table(rows, command)
-    args.table.parent.mkdir(parents=True, exist_ok=True)
-    args.table.write_text(text)
+    write_atomic(args.table, text)
     print(text)
 
 
