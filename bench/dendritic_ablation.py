@@ -15,7 +15,9 @@ block and every variant, all seeds of a variant batched through the in-process e
   default;
 * ``default + reachable teacher targets``: both teacher reversals within the readout's
   reach, a wider readout band and 24 training presentations per pattern, so that Eq. 3's
-  band can stop learning (off by default: it costs accuracy at K = 4).
+  band can stop learning (off by default: it costs accuracy at K = 4);
+* ``default without input -> P learning``: the defaults with the hidden layer's plasticity
+  off (``lr_in_p`` 0), which measures what the error propagated to the hidden layer adds.
 
 A seed is "correct" when every class's test accuracy is above 50 % and the accuracy is at
 least 75 %. Stop-learning per seed: the weight updates per presentation (outside the Eq. 3
@@ -71,6 +73,7 @@ def variants() -> dict[str, dict]:
         out[f"paper + {name}"] = {"preset": "paper", **on}
     out["default + readout synaptic scaling"] = READOUT_SCALING
     out["default + reachable teacher targets"] = REACHABLE_TARGETS
+    out["default without input -> P learning"] = {"lr_in_p": 0.0}
     return out
 
 
