@@ -141,3 +141,18 @@ def test_collapse_hint_only_near_chance():
     assert "AT CHANCE" in hint and "eqspike_init_scale" in hint
     assert "learning rate" in collapse_hint(0.12, 10, rate_ep)
     assert collapse_hint(0.76, 2, rate_ep) == ""
+
+
+def test_unlearned_classes_hint_names_the_classes_never_predicted():
+    """A run whose outputs learned for some classes only (a column of the confusion matrix is
+    zero) names those classes; a run that predicts every class gets no hint."""
+    from dendritic_snn.runners.classify import unlearned_classes_hint
+
+    classes = ["a", "b", "c"]
+    every = np.array([[5, 1, 0], [0, 6, 1], [2, 0, 4]])
+    assert unlearned_classes_hint(every, classes, "fix") == ""
+    two_dead = np.array([[5, 0, 0], [6, 0, 0], [2, 0, 0]])
+    hint = unlearned_classes_hint(two_dead, classes, "another --seed")
+    assert "2 of 3 classes never predicted (b, c)" in hint and "another --seed" in hint
+    untested = np.array([[5, 0, 0], [0, 6, 0], [0, 0, 0]])  # c never tested: not a failure
+    assert unlearned_classes_hint(untested, classes, "fix") == ""

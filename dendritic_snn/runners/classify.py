@@ -45,6 +45,18 @@ def collapse_hint(accuracy: float, n_classes: int, fix: str) -> str:
     return f"; AT CHANCE: training collapsed (outputs silent or saturated); try {fix}"
 
 
+def unlearned_classes_hint(matrix: np.ndarray, classes, fix: str) -> str:
+    """A hint for the summary when some tested classes are never predicted (their column of
+    ``C[true, predicted]`` is zero): those outputs did not learn, even if the others did;
+    else ``""``. ``fix`` as in :func:`collapse_hint`."""
+    tested, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    never = [str(c) for c, t, p in zip(classes, tested, predicted, strict=True) if t and not p]
+    if not never:
+        return ""
+    return (f"; {len(never)} of {len(classes)} classes never predicted ({', '.join(never)}): "
+            f"their outputs did not learn; try {fix}")  # fmt: skip
+
+
 def build_learner(
     ctx: RunContext, n_inputs: int, n_classes: int, adapted: dict[str, Any]
 ) -> Learner:

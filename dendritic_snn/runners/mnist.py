@@ -31,7 +31,13 @@ from ..data.datasets import Dataset, load_dataset
 from ..errors import DsnnError
 from ..learners import TrainingData, get_learner
 from .api import RunContext, TaskOutput
-from .classify import build_learner, collapse_hint, per_class_accuracy, train_and_test
+from .classify import (
+    build_learner,
+    collapse_hint,
+    per_class_accuracy,
+    train_and_test,
+    unlearned_classes_hint,
+)
 
 #: input kinds this task can produce
 INPUT_KINDS = ("vectors", "images", "spikes")
@@ -182,7 +188,8 @@ def run(ctx: RunContext) -> TaskOutput:
         + (f" (resumed at epoch {ev.metrics['resumed_from_epoch']})"
            if ev.metrics.get("resumed_from_epoch") else "")
         + learner.summary_note()
-        + collapse_hint(ev.accuracy, n_classes, cls.hint_at_chance)
+        + (collapse_hint(ev.accuracy, n_classes, cls.hint_at_chance)
+           or unlearned_classes_hint(ev.confusion, train.classes, cls.hint_at_chance))
     )  # fmt: skip
     return TaskOutput(
         metrics=metrics,
