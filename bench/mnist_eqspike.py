@@ -111,16 +111,10 @@ def merge_into_ledger(ledger: Path, rows: list[dict]) -> list[dict]:
     """Add ``rows`` to the JSON record at ``ledger`` (a run of the same cell and seed replaces
     the recorded one), write it atomically and return every recorded row."""
     recorded = json.loads(ledger.read_text()) if ledger.exists() else []
+    fields = ("dataset", "mismatch", "seed", "rule", "epochs", "n_train")
 
     def key(row: dict) -> tuple:
-        return (
-            row["dataset"],
-            row["mismatch"],
-            row["seed"],
-            row["rule"],
-            row["epochs"],
-            row["n_train"],
-        )
+        return tuple(row[f] for f in fields)
 
     merged = {key(row): row for row in recorded}
     merged.update({key(row): row for row in rows})
