@@ -80,14 +80,16 @@ def readout_ceiling(rec: dict, n_classes: int = 10) -> dict[str, float]:
     scaler = StandardScaler().fit(x_train)
     logistic = LogisticRegression(max_iter=3000).fit(scaler.transform(x_train), y_train)
     onehot = np.eye(n_classes)[y_train]
-    with_bias = np.hstack([x_train, np.ones((len(x_train), 1))])
-    signed = np.linalg.lstsq(with_bias, onehot, rcond=None)[0]
+
+    def with_bias(x: np.ndarray) -> np.ndarray:
+        return np.hstack([x, np.ones((len(x), 1))])
+
+    signed = np.linalg.lstsq(with_bias(x_train), onehot, rcond=None)[0]
     nonneg = np.stack([nnls(x_train, onehot[:, k], maxiter=20 * x_train.shape[1])[0]
                        for k in range(n_classes)], axis=1)  # fmt: skip
-    test_bias = np.hstack([x_test, np.ones((len(x_test), 1))])
     return {
         "logistic": float(logistic.score(scaler.transform(x_test), y_test)),
-        "signed": float(np.mean(np.argmax(test_bias @ signed, axis=1) == y_test)),
+        "signed": float(np.mean(np.argmax(with_bias(x_test) @ signed, axis=1) == y_test)),
         "nonneg": float(np.mean(np.argmax(x_test @ nonneg, axis=1) == y_test)),
     }
 
