@@ -101,7 +101,8 @@ def collect(root: Path) -> list[dict]:
                 "n_train": int(result["metrics"]["n_train"]),
                 "rule": f"{cfg.get('eqspike_comparator')}/{cfg.get('eqspike_strobes')}, gain "
                 f"{cfg.get('eqspike_update_gain')}, lr_decay {cfg.get('lr_decay')}, steps "
-                f"{cfg.get('eqspike_n_free')} free / {cfg.get('eqspike_n_nudge')} nudged",
+                f"{cfg.get('eqspike_n_free')} free / {cfg.get('eqspike_n_nudge')} nudged, "
+                f"init scale {cfg.get('eqspike_init_scale', [1.0, 1.0])}",
             }
         )
     return rows
