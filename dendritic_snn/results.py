@@ -110,13 +110,21 @@ def write_arrays(path: Path, **arrays: np.ndarray) -> None:
     _atomic_write(Path(path), lambda handle: np.savez_compressed(handle, **arrays))
 
 
+def parse_yaml(text: str) -> object:
+    """``yaml.safe_load`` with LibYAML's C parser when PyYAML has it (same result, several
+    times faster), else the pure-Python one."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def read_yaml(path: Path, error: type[Exception] = ValueError) -> object:
     """Parse a YAML file; a malformed or unreadable file raises ``error`` with one line
     ``<path>: line N: malformed YAML: <problem>``."""
     import yaml
 
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return parse_yaml(Path(path).read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"

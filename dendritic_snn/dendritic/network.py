@@ -100,7 +100,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import brian2 as b2
 import numpy as np
 
 from ..hardware.dpi import (
@@ -365,6 +364,8 @@ class DendriticCircuit:
     """
 
     def __init__(self, structure: Structure, profile) -> None:
+        import brian2 as b2
+
         st = self.structure = structure
         dt = st.dt * b2.second
         # one spike source for the input channels and both teachers (fewer code objects, so

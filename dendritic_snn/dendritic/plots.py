@@ -53,8 +53,8 @@ def weight_histograms(path: Path, before: dict, after: dict) -> str:
     for ax, name in zip(axes, names, strict=True):
         hi = max(np.max(before[name], initial=0), np.max(after[name], initial=0), 1e-9)
         bins = np.linspace(0, hi, 21)
-        ax.hist(before[name], bins=bins, alpha=0.6, label="before")
-        ax.hist(after[name], bins=bins, alpha=0.6, label="after")
+        for label, weights in (("before", before[name]), ("after", after[name])):
+            ax.stairs(np.histogram(weights, bins)[0], bins, fill=True, alpha=0.6, label=label)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("w (units of Iw0)")
     axes[0].legend(fontsize=8)

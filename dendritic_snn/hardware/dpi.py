@@ -42,12 +42,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-import brian2 as b2
 import numpy as np
 
 from .mismatch import sample_block, synapse_instance
 
 if TYPE_CHECKING:
+    import brian2 as b2
+
     from .profiles import Profile
 
 ArrayLike = float | np.ndarray
@@ -186,6 +187,8 @@ def neuron_equations(
         type ``s`` are ``Io_syn_s``, ``Ut_syn_s``, ``kn_syn_s``, ``kp_syn_s``, ``C_syn_s``,
         ``Itau_syn_s``, ``Ith_syn_s`` and ``Iw0_s``.
     """
+    import brian2 as b2
+
     signs = _signs(synapse_types)
     terms = " ".join(f"{'+' if sg > 0 else '-'} Isyn_{s}" for s, sg in signs.items())
     iin = f"Iin = {terms} + Iin_ext" + (f" + ({extra_input})" if extra_input else "")
@@ -279,6 +282,8 @@ def dpi_neuron_group(
         Threshold ``Imem > Ispkthr``, reset ``Imem = Ireset; Iahp += Iahp_max``, refractory
         ``t_ref``; ``Imem``, ``Iahp`` and every ``Isyn_s`` start at their floor ``Io``.
     """
+    import brian2 as b2
+
     signs = _signs(synapse_types)
     eqs = neuron_equations(signs, extra_input)
     if extra_equations:
@@ -347,6 +352,8 @@ def dpi_synapses(
     delay, name
         Optional synaptic delay; Brian2 name.
     """
+    import brian2 as b2
+
     if f"Isyn_{syn_type}" not in target.variables:
         raise ValueError(f"target {target.name} has no synapse type {syn_type!r}")
     stmt = f"Isyn_{syn_type}_post += clip(w, 0, inf)*Iw0_{syn_type}_post*jump_gain_{syn_type}_post"

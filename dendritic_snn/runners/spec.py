@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import DsnnError
 from ..resources import builtin_dir
+from ..results import parse_yaml
 from .config_schema import FieldSchema, check_config
 
 
@@ -105,7 +106,7 @@ def load_task_spec(name: str) -> TaskSpec:
     if not path.is_file():
         raise DsnnError(f"unknown task '{name}' (known: {', '.join(list_task_specs())})")
     try:
-        spec = TaskSpec.model_validate(yaml.safe_load(path.read_text()))
+        spec = TaskSpec.model_validate(parse_yaml(path.read_text()))
     except yaml.YAMLError as err:
         raise DsnnError(f"{path}: invalid task spec: {str(err).splitlines()[0]}") from None
     except ValidationError as err:
