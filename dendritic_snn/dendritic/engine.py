@@ -169,7 +169,7 @@ def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
     rec_pred = np.zeros((b, st.n_r, n_rec))
     run_batch(
         arr["npar"], arr["spar"], arr["cst"], arr["plast"], st.n_p, st.n_r, st.dt,
-        st.in_p_rule == "post",
+        st.in_p_rule == "post", st.readout_rule == "dendrite",
         arr["w_in_p"], arr["w_p_r"], arr["w_p_i"], arr["w_i_p"], arr["w_r_p"], arr["w_th"],
         arr["m_in_p"], arr["m_p_r"], arr["m_p_i"], arr["m_i_p"],
         arr["stim"], arr["teach_hi"], arr["teach_lo"], arr["noise"], every,

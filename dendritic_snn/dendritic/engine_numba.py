@@ -98,7 +98,7 @@ def _clip(value, lo, hi):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _run_chip(
-    npar, spar, cst, plast, n_p, n_r, dt, post_rule,
+    npar, spar, cst, plast, n_p, n_r, dt, post_rule, dendrite_error,
     w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
     m_in_p, m_p_r, m_p_i, m_i_p,
     stim, teach_hi, teach_lo, noise, rec_every,
@@ -336,7 +336,19 @@ def _run_chip(
                 x_in[i] = x_in[i] * math.exp(-((k - x_last[i]) * dt) / trace_decay_tau) + 1.0
                 x_last[i] = k
         if any_spike:
-            # P -> R and P -> I
+            # P -> R and P -> I: every jump of the step, then every update (with the
+            # "dendrite" error the updates read the DPI currents after all of the step's jumps)
+            for j in range(n_p):
+                if spiked[j]:
+                    for r in range(n_r):
+                        a, b = r0 + r, i0 + r
+                        isf[3 * a] += max(w_p_r[j, r], 0.0) * spar[a, 0, _S_IW0] * jg[3 * a]
+                        isf[3 * b] += max(w_p_i[j, r], 0.0) * spar[b, 0, _S_IW0] * jg[3 * b]
+            if dendrite_error:
+                for r in range(n_r):
+                    a, b = r0 + r, i0 + r
+                    err[a] = (i_s[a] - c_b_r * isf[3 * a]) / i_ref
+                    err[b] = (i_s[b] - c_d * isf[3 * b]) / i_ref
             for j in range(n_p):
                 if not spiked[j]:
                     continue
@@ -348,11 +360,8 @@ def _run_chip(
                     mm = m_p_r if proj == 0 else m_p_i
                     nu = nupd_p_r if proj == 0 else nupd_p_i
                     for r in range(n_r):
-                        t = base + r
-                        w = wm[j, r]
-                        isf[3 * t] += max(w, 0.0) * spar[t, 0, _S_IW0] * jg[3 * t]
-                        e = err[t]
-                        wm[j, r] = _clip(w + mm[j, r] * lr * _band(e, theta), 0.0, wmax)
+                        e = err[base + r]
+                        wm[j, r] = _clip(wm[j, r] + mm[j, r] * lr * _band(e, theta), 0.0, wmax)
                         if lr > 0 and abs(e) > theta:
                             nu[j, r] += mm[j, r]
             # I -> P (apical inhibitory, plastic)
@@ -412,7 +421,7 @@ def _run_chip(
 
 
 def run_batch(
-    npar, spar, cst, plast, n_p, n_r, dt, post_rule,
+    npar, spar, cst, plast, n_p, n_r, dt, post_rule, dendrite_error,
     w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
     m_in_p, m_p_r, m_p_i, m_i_p,
     stim, teach_hi, teach_lo, noise, rec_every,
@@ -435,7 +444,7 @@ def run_batch(
     """
     for b in range(npar.shape[0]):
         _run_chip(
-            npar[b], spar[b], cst[b], plast[b], n_p, n_r, dt, post_rule,
+            npar[b], spar[b], cst[b], plast[b], n_p, n_r, dt, post_rule, dendrite_error,
             w_in_p[b], w_p_r[b], w_p_i[b], w_i_p[b], w_r_p[b], w_th[b],
             m_in_p[b], m_p_r[b], m_p_i[b], m_i_p[b],
             stim[b], teach_hi[b], teach_lo[b], noise[b], rec_every,

@@ -80,10 +80,20 @@ With ``Structure.in_p_rule = "post"`` the input -> P rule is instead evaluated a
 
 ``I_pred`` is the dendritic prediction ``c_B I_B`` passed through the same somatic low-pass
 ``tau_S`` (and ``I_Ahat`` the apical current through it). Without nudging ``I_S == I_pred``
-exactly, so the error is the filtered nudge; comparing ``I_S`` with the *unfiltered*
-``c_B I_B`` would make every presynaptic spike see a large negative error (its own jump has
-not reached the soma yet), a systematic depression. In the steady state ``I_pred = c_B I_B``
-as in the paper.
+exactly, so the error is the filtered nudge, and in the steady state ``I_pred = c_B I_B``.
+
+The P -> R and P -> I rules have two readings of Eq. 3's ``I_S - I_B``
+(``Structure.readout_rule``):
+
+* ``prediction``: ``e = (I_S - I_pred)/I_ref`` as above. With a sparse hidden code the
+  dendritic current has decayed between P spikes, so at a P spike ``I_pred`` holds little of
+  the input and the error is far from the band on most spikes: the updates do not stop.
+* ``dendrite``: ``e = (I_S - c I_D)/I_ref`` with the DPI current ``I_D`` (``I_B`` of R,
+  ``I_D`` of I, coupling ``c_B`` / ``c_D``) read once every jump of the time step is in it,
+  so each spike's own EPSC counts: a weight grows until the EPSCs it carries bring the
+  dendrite up to the (teacher-driven) soma, and stops there; a readout pulled toward
+  ``E_lo`` depresses the weights of the spikes that reach it until their EPSCs fit in the
+  band. In Brian2 the rule is a second ``on_pre`` pathway scheduled after all jumps.
 
 Build size: the input channels and both teachers are one spike-source group (one
 ``TimedArray``, subgroups for the projections), synapses are connected from index arrays
@@ -127,6 +137,11 @@ PLASTIC = {"in_p": ("IN", "P", "bas"), "p_r": ("P", "R", "bas"), "p_i": ("P", "I
 FIXED = {"r_p": ("R", "P", "ape")}
 #: Where the input -> P rule is evaluated (:class:`Structure` ``in_p_rule``).
 IN_P_RULES = ("pre", "post")
+#: What the P -> R and P -> I rules compare the soma with (:class:`Structure`
+#: ``readout_rule``): the low-passed dendritic prediction, or the dendritic current itself.
+READOUT_RULES = ("prediction", "dendrite")
+#: The dendritic compartment and its somatic coupling constant of each rule's target.
+_DENDRITE = {"p_r": ("Isyn_bas_post", "c_B_post"), "p_i": ("Isyn_den_post", "c_D_post")}
 
 
 @dataclass(frozen=True)
@@ -142,11 +157,15 @@ class Structure:
     #: where the input -> P rule of Eq. 3 is evaluated: "pre" (at each input spike) or
     #: "post" (at each P spike, weighted by the input's synaptic trace; see _in_p_on_post)
     in_p_rule: str = "pre"
+    #: the error of the P -> R and P -> I rules at a P spike: "prediction" (``I_S - I_pred``)
+    #: or "dendrite" (``I_S - c I_D`` with the spike's own EPSC in ``I_D``; see the module notes)
+    readout_rule: str = "prediction"
 
     def __post_init__(self) -> None:
-        if self.in_p_rule not in IN_P_RULES:
-            raise ValueError(f"in_p_rule must be one of {', '.join(IN_P_RULES)}, "
-                             f"got {self.in_p_rule!r}")  # fmt: skip
+        for name, allowed in (("in_p_rule", IN_P_RULES), ("readout_rule", READOUT_RULES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, "
+                                 f"got {getattr(self, name)!r}")  # fmt: skip
 
     @property
     def duration(self) -> float:
@@ -296,7 +315,7 @@ w_max : 1 (shared, constant)
 """
 
 
-def _plastic_on_pre(proj: str) -> str:
+def _plastic_on_pre(proj: str, readout_rule: str = "prediction") -> str:
     if proj == "i_p":
         e = "I_Ahat_post/I_ref_post"
         expr = stop_learning_expr(e, "0", eta="1", theta="theta")
@@ -309,8 +328,12 @@ def _plastic_on_pre(proj: str) -> str:
         expr = stop_learning_expr(soma, pred, "1", "theta")
         err = f"(({soma}) - ({pred}))"
     else:
-        expr = stop_learning_expr("I_S_post/I_ref_post", "I_pred_post/I_ref_post", "1", "theta")
-        err = "(I_S_post - I_pred_post)/I_ref_post"
+        pred = "I_pred_post"
+        if readout_rule == "dendrite":  # runs after the spike's jump of the DPI current
+            current, coupling = _DENDRITE[proj]
+            pred = f"{coupling}*{current}"
+        expr = stop_learning_expr("I_S_post/I_ref_post", f"{pred}/I_ref_post", "1", "theta")
+        err = f"(I_S_post - {pred})/I_ref_post"
     return "\n".join([
         f"w = clip(w + mask*lr*({expr}), 0, w_max)",
         f"n_upd += mask*int(lr > 0)*int(abs({err}) > theta)",
@@ -406,12 +429,16 @@ class DendriticCircuit:
 
         one2one = {"i": np.arange(st.n_r), "j": np.arange(st.n_r)}
         for proj, (src_, tgt, comp) in PLASTIC.items():
-            model, on_pre, on_post = _PLASTIC_MODEL, _plastic_on_pre(proj), ""
+            model, on_pre, on_post = _PLASTIC_MODEL, _plastic_on_pre(proj, st.readout_rule), ""
+            after = ""
             if proj == "in_p" and st.in_p_rule == "post":
                 model, on_pre, on_post = _PLASTIC_MODEL + _TRACE_MODEL, "x_in += 1", _in_p_on_post()
+            if proj in _DENDRITE and st.readout_rule == "dendrite":
+                on_pre, after = "", on_pre
             o[proj] = dpi_synapses(o[src_], o[tgt], comp, weight=0.0,
                                    connect=_all(o[src_].N, o[tgt].N), model=model,
-                                   on_pre=on_pre, on_post=on_post, name=f"syn_{proj}")  # fmt: skip
+                                   on_pre=on_pre, on_post=on_post, on_pre_after_jumps=after,
+                                   name=f"syn_{proj}")  # fmt: skip
         # signed fixed top-down (feedback alignment): w > 0 charges the apical excitatory
         # compartment, w < 0 the apical inhibitory one (the same DPI the interneurons use)
         o["r_p"] = dpi_synapses(o["R"], o["P"], "ape", weight=0.0, connect=_all(st.n_r, st.n_p),

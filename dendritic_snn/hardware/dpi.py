@@ -325,6 +325,7 @@ def dpi_synapses(
     delay: b2.Quantity | None = None,
     name: str = "dpi_synapses*",
     on_post: str = "",
+    on_pre_after_jumps: str = "",
 ) -> b2.Synapses:
     """Synapses that feed the target's shared DPI current ``Isyn_<syn_type>``.
 
@@ -349,6 +350,10 @@ def dpi_synapses(
         Extra model equations / on_pre statements (e.g. plasticity), appended.
     on_post
         Statements run on each postsynaptic spike (e.g. spike-timing plasticity); "" = none.
+    on_pre_after_jumps
+        Statements run on each presynaptic spike once every jump of the time step is in the
+        target's current (a second pathway, ``learn``, scheduled after all first pathways);
+        "" = none.
     delay, name
         Optional synaptic delay; Brian2 name.
     """
@@ -357,16 +362,19 @@ def dpi_synapses(
     if f"Isyn_{syn_type}" not in target.variables:
         raise ValueError(f"target {target.name} has no synapse type {syn_type!r}")
     stmt = f"Isyn_{syn_type}_post += clip(w, 0, inf)*Iw0_{syn_type}_post*jump_gain_{syn_type}_post"
+    pre = stmt + ("\n" + on_pre if on_pre else "")
     syn = b2.Synapses(
         source,
         target,
         model="w : 1\n" + model,
-        on_pre=stmt + ("\n" + on_pre if on_pre else ""),
+        on_pre={"pre": pre, "learn": on_pre_after_jumps} if on_pre_after_jumps else pre,
         on_post=on_post or None,
         delay=delay,
         name=name,
         dt=target.clock.dt,
     )
+    if on_pre_after_jumps:
+        syn.learn.order = 1
     if connect is not None:
         syn.connect(**connect) if isinstance(connect, Mapping) else syn.connect(connect)
         if weight is not None:

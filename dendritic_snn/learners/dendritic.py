@@ -33,7 +33,8 @@ def structure_for(cfg: dict[str, Any], n_in: int, n_p: int, n_r: int, profile):
     n_steps = int(round((cfg["duration"] + cfg["tail"]) / profile.dt))
     return Structure(n_in=int(n_in), n_p=int(n_p), n_r=int(n_r), n_steps=n_steps,
                      dt=profile.dt, noise=True,
-                     in_p_rule=str(cfg.get("in_p_rule", "pre")))  # fmt: skip
+                     in_p_rule=str(cfg.get("in_p_rule", "pre")),
+                     readout_rule=str(cfg.get("readout_rule", "prediction")))  # fmt: skip
 
 
 def build_experiment(cfg: dict[str, Any], n_in: int, n_r: int, profile, seed: int, rng,
