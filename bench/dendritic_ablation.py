@@ -13,11 +13,9 @@ block and every variant, all seeds of a variant batched through the in-process e
 * ``default + readout synaptic scaling``: the P -> R weight sums held after every
   presentation (``w_pr_sum``, with the readout gain calibration), an option that is off by
   default;
-* ``default + reachable teacher targets``: both teacher reversals within the readout's
-  reach, a wider readout band and 24 training presentations per pattern, so that Eq. 3's
-  band can stop learning (off by default: it costs accuracy at K = 4);
 * ``default without input -> P learning``: the defaults with the hidden layer's plasticity
-  off (``lr_in_p`` 0), which measures what the error propagated to the hidden layer adds.
+  off (``lr_in_p`` 0), which measures what the error propagated to the hidden layer adds;
+* ``default + 40 nA target reversal``: readouts that spike at test, at an accuracy cost.
 
 A seed is "correct" when every class's test accuracy is above 50 % and the accuracy is at
 least 75 %. Stop-learning per seed: the weight updates per presentation (outside the Eq. 3
@@ -46,8 +44,9 @@ DEPARTURES = {
     "32 pyramidal neurons": {"n_pyramidal": 32},
     "sparser input connections": {"sparsity": 0.75},
     "hidden gain calibration": {"calibrate_spikes": 0.4},
-    "non-target teacher": {"teach_nontarget": True, "E_lo_nA": -2.0},
+    "non-target teacher": {"teach_nontarget": True},
     "reachable target reversal": {"E_hi_nA": 4.0},
+    "readout error against the dendritic current": {"readout_rule": "dendrite"},
 }
 
 #: The defaults were tuned on seeds below this one.
@@ -56,11 +55,10 @@ TUNING_SEEDS = 50
 #: An option that is off by default: the readout synaptic scaling with its gain calibration.
 READOUT_SCALING = {"w_pr_sum": 4.0, "calibrate_readout_spikes": 3.0}
 
-#: An option that is off by default: both teacher targets within the readout's reach (its
-#: prediction is never negative, so E_lo = -2 nA keeps the non-target readout outside Eq. 3's
-#: band), a wider readout band and twice the training presentations, so that the band can
-#: stop learning on more chips. Screened on seeds 0-49 (K = 2 and 4).
-REACHABLE_TARGETS = {"E_lo_nA": -0.5, "E_hi_nA": 3.0, "theta_p_r": 0.8, "train_epochs": 24}
+#: The target teacher's reversal far above the readout's spiking threshold: the learned
+#: dendritic current then makes the readouts fire without their teacher (with the default
+#: 4 nA they predict the teacher's current but seldom spike at test). Screened on seeds 0-19.
+SPIKING_READOUT = {"E_hi_nA": 40.0}
 
 
 def variants() -> dict[str, dict]:
@@ -72,8 +70,8 @@ def variants() -> dict[str, dict]:
     for name, on in DEPARTURES.items():
         out[f"paper + {name}"] = {"preset": "paper", **on}
     out["default + readout synaptic scaling"] = READOUT_SCALING
-    out["default + reachable teacher targets"] = REACHABLE_TARGETS
     out["default without input -> P learning"] = {"lr_in_p": 0.0}
+    out["default + 40 nA target reversal"] = SPIKING_READOUT
     return out
 
 
@@ -90,8 +88,11 @@ def row(name: str, overrides: dict, metrics: list[dict]) -> str:
                for m in metrics)  # fmt: skip
     sets = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "–"
     n_ok = sum(map(correct, metrics))
+    spikes = np.mean([m["readout_spikes_per_test_presentation"] for m in metrics])
+    silent = np.mean([m["test_presentations_without_readout_spike"] for m in metrics])
     return (f"| {name} | {sets} | {n_ok}/{n} | {acc.mean():.3f} ± {acc.std():.3f} | "
-            f"{acc.min():.3f} | {upd}/{n} | {err}/{n} | {both}/{n} |")  # fmt: skip
+            f"{acc.min():.3f} | {upd}/{n} | {err}/{n} | {both}/{n} | {spikes:.1f} | "
+            f"{silent:.0%} |")  # fmt: skip
 
 
 def main() -> None:
@@ -111,11 +112,14 @@ def main() -> None:
               f"({tuned}). correct: every class > 50 % and accuracy >= "
               "75 %; mean ± sd over seeds; stop-learning columns: seeds whose updates per "
               "presentation / readout error fall from the first to the last third of "
-              "training.\n")  # fmt: skip
+              "training; readout spikes: the winning readout's spikes per test presentation "
+              "and the test presentations in which no readout fires (decided by the "
+              "readouts' somatic currents), mean over seeds.\n")  # fmt: skip
         for k in (int(x) for x in args.k.split(",")):
             print(f"## K = {k}\n")
             print("| variant | fields | correct | accuracy | min | updates fall | "
-                  "error falls | both fall |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
+                  "error falls | both fall | readout spikes | no readout spike |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
             for name, overrides in chosen.items():
                 metrics = run_block(seeds, {**overrides, "patterns": k})
                 print(row(name, overrides, metrics), flush=True)

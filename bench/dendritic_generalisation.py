@@ -57,14 +57,16 @@ def correct(m: dict) -> bool:
 def table(seeds: list[int], metrics: list[dict], title: str) -> list[str]:
     lines = [f"### {title}", "",
              "| seed | accuracy | per class | correct | updates/pres. first -> last third |"
-             " readout error first -> last third |", "|---|---|---|---|---|---|"]  # fmt: skip
+             " readout error first -> last third | readout spikes / test pres. |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for s, m in zip(seeds, metrics, strict=True):
         lines.append(
             f"| {s} | {m['accuracy']:.3f} | {' / '.join(f'{c:.2f}' for c in m['per_class'])} | "
             f"{'yes' if correct(m) else 'no'} | "
             f"{m['weight_updates_per_presentation_first_third']:.0f} -> "
             f"{m['weight_updates_per_presentation_last_third']:.0f} | "
-            f"{m['readout_error_first_third']:.2f} -> {m['readout_error_last_third']:.2f} |"
+            f"{m['readout_error_first_third']:.2f} -> {m['readout_error_last_third']:.2f} | "
+            f"{m['readout_spikes_per_test_presentation']:.1f} |"
         )
     acc = np.array([m["accuracy"] for m in metrics])
     n_ok = sum(correct(m) for m in metrics)

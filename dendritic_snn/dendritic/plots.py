@@ -16,11 +16,20 @@ def _save(fig, path: Path) -> str:
 
 def calcium_plot(path: Path, t, traces: dict, phases: list[tuple[str, float, float]],
                  title: str = "") -> str:  # fmt: skip
-    """Calcium traces (Hz) with shaded, labelled phases ``(label, start, stop)``."""
+    """Calcium traces (Hz) with shaded, labelled phases ``(label, start, stop)``: one colour
+    per label, consecutive phases of the same label merged into one span."""
     fig, ax = subplots(figsize=(9, 3.2))
-    colors = colormaps["Pastel1"](np.linspace(0, 1, max(len(phases), 1)))
-    for (label, a, b), col in zip(phases, colors, strict=False):
-        ax.axvspan(a, b, color=col, alpha=0.5, lw=0)
+    merged: list[list] = []
+    for label, a, b in phases:
+        if merged and merged[-1][0] == label and merged[-1][2] == a:
+            merged[-1][2] = b
+        else:
+            merged.append([label, a, b])
+    labels = sorted({label for label, _, _ in merged})
+    colors = dict(zip(labels, colormaps["Pastel1"](np.linspace(0, 1, max(len(labels), 2))),
+                      strict=False))  # fmt: skip
+    for label, a, b in merged:
+        ax.axvspan(a, b, color=colors[label], alpha=0.5, lw=0)
         ax.text((a + b) / 2, 1.0, label, transform=ax.get_xaxis_transform(), ha="center",
                 va="bottom", fontsize=8)  # fmt: skip
     for name, c in traces.items():

@@ -82,6 +82,8 @@ class DendriticLearner(Learner):
         self.test_events: list = []
         self.r_spikes: list = []
         self.test_labels: np.ndarray | None = None
+        #: spikes of the most active readout in each test presentation
+        self.test_winner_spikes: list[int] = []
 
     def _simulator(self) -> None:
         from ..dendritic.experiment import make_simulator
@@ -134,6 +136,7 @@ class DendriticLearner(Learner):
                                      unit="pres")):  # fmt: skip
             p = self.exp.present(pat, None, learn=False, keep_spikes=True)
             out[n] = classify(p)
+            self.test_winner_spikes.append(int(p.counts_R.max()))
             self.test_events.append(p.events)
             i, t = p.spikes["R"]
             self.r_spikes.append((i, t + n * duration))
@@ -143,7 +146,12 @@ class DendriticLearner(Learner):
     def report(self, x, y, predicted) -> dict[str, Any]:
         self.test_labels = np.asarray(y)
         n = len(self.train_events) + len(self.test_events)
-        return {"biological_time_s": n * self.exp.st.duration}
+        winner = np.asarray(self.test_winner_spikes, float)
+        return {
+            "biological_time_s": n * self.exp.st.duration,
+            "readout_spikes_per_test_presentation": float(winner.mean()),
+            "test_presentations_without_readout_spike": float(np.mean(winner == 0)),
+        }
 
     def event_counts(self) -> LearnerEvents:
         return LearnerEvents(_mean(self.test_events), _mean(self.train_events))
@@ -153,12 +161,19 @@ class DendriticLearner(Learner):
         from ..runners.verdicts import stop_learning_phrase
 
         trend = learning_trend(np.asarray(self.updates, float), self.errors)
-        return "; stop-learning: " + stop_learning_phrase(
+        note = "; stop-learning: " + stop_learning_phrase(
             trend["weight_updates_per_presentation_first_third"],
             trend["weight_updates_per_presentation_last_third"],
             trend.get("readout_error_first_third"),
             trend.get("readout_error_last_third"),
         )
+        if self.test_winner_spikes:
+            winner = np.asarray(self.test_winner_spikes, float)
+            note += f"; winning readout {winner.mean():.1f} spikes per test presentation"
+            if np.any(winner == 0):
+                note += (f" (no readout spike in {np.mean(winner == 0):.0%}: decided by the "
+                         "readouts' somatic currents)")  # fmt: skip
+        return note
 
     def plots(self, out, title) -> list[str]:
         from ..dendritic import plots
