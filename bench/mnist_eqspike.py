@@ -47,8 +47,10 @@ TABLE = ROOT / "bench" / "results" / "eqspike_accuracy.md"
 LEDGER = ROOT / "bench" / "results" / "eqspike_runs.json"
 #: seed 0 (with a 1,000-digit validation split of the training digits) chose the step counts
 SEED_NOTE = (
-    "Seed 0 was used for tuning (on validation digits); seeds 10-12 and 20-22 never were. "
-    "Fashion-MNIST at 30 epochs uses the protocol tuned on MNIST."
+    "Seed 0 was used for tuning (on validation digits); seeds 10-12, 20-22 and 30-32 never "
+    "were. Fashion-MNIST at 30 epochs uses the protocol tuned on MNIST. The init scale "
+    "[1.0, 0.5] (half-size initial output weights) was chosen after Fashion-MNIST seed 22 "
+    "left 4 classes unlearned at 20 % mismatch; its Fashion-MNIST rows use seeds 30-32."
 )
 TARGETS = {("mnist5k", 0.0): 0.94, ("mnist5k", 0.2): 0.93, ("fashion-mnist", 0.0): 0.85}
 
@@ -148,14 +150,14 @@ def table(rows: list[dict], command: str) -> str:
         dataset, sigma, rule, epochs, n_train = key
         accs = np.array([r["accuracy"] for r in sorted(groups[key], key=lambda r: r["seed"])])
         seeds = [r["seed"] for r in sorted(groups[key], key=lambda r: r["seed"])]
-        sd = float(np.std(accs, ddof=1)) if len(accs) > 1 else float("nan")
+        sd = f"{np.std(accs, ddof=1):.2%}" if len(accs) > 1 else "– (one seed)"
         target = TARGETS.get((dataset, sigma))
         met = "-" if target is None else ("yes" if accs.mean() >= target else "no")
         test = "official MNIST t10k" if dataset == "mnist5k" else "t10k"
         per_seed = ", ".join(f"{s}: {a:.2%}" for s, a in zip(seeds, accs, strict=True))
         lines.append(
             f"| {dataset} ({n_train} -> {test}) | {sigma:.0%} | {rule} | {epochs} | "
-            f"{len(accs)} | {accs.mean():.2%} +- {sd:.2%} | {per_seed} | "
+            f"{len(accs)} | {accs.mean():.2%} +- {sd} | {per_seed} | "
             f"{'-' if target is None else f'>= {target:.0%}'} | {met} | "
             f"{int(np.sum(accs < 0.15))} |"
         )
