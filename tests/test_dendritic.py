@@ -43,8 +43,9 @@ def _make(st, profile, engine):
     return RuntimeSimulator(st, profile, target="numpy")
 
 
-def _sim(profile, n_steps, engine, n_p=1, n_r=1):
-    st = Structure(n_in=1, n_p=n_p, n_r=n_r, n_steps=n_steps, dt=1e-4, noise=False)
+def _sim(profile, n_steps, engine, n_p=1, n_r=1, readout_rule="prediction"):
+    st = Structure(n_in=1, n_p=n_p, n_r=n_r, n_steps=n_steps, dt=1e-4, noise=False,
+                   readout_rule=readout_rule)  # fmt: skip
     return st, _make(st, profile, engine)
 
 
@@ -214,6 +215,43 @@ def test_stop_learning_updates_fall(profile, engine):
     assert updates[0] > 0
     assert np.mean(updates[-2:]) < 0.6 * updates[0]
     assert np.mean(updates[-2:]) < np.mean(updates[:2])
+
+
+def _teacher_run(profile, engine, readout_rule, presentations=8):
+    """P fires regularly (held basal current, ~76 Hz), R gets a 900 Hz teacher toward 3 nA;
+    the P -> R updates per presentation, P spikes per presentation and the final weight."""
+    st, sim = _sim(profile, 2500, engine, readout_rule=readout_rule)
+    model = ModelParams()
+    model.E_hi = 3e-9
+    plast = PlasticityParams()
+    plast.lr["p_r"], plast.theta["p_r"], plast.w_max["p_r"] = 0.2, 0.5, 50.0
+    teach = np.zeros((st.n_steps, 1))
+    teach[::11, 0] = 1.0
+    w = {"p_r": np.array([0.2])}
+    updates, p_spikes = [], []
+    for _ in range(presentations):
+        vals = _values(st, profile, {("P", "bas"): 8e-9}, model=model, plast=plast, learn=True,
+                       weights=w, teach_hi=teach)  # fmt: skip
+        res = sim.run(vals)
+        w = {"p_r": np.asarray(res["w"]["p_r"])}
+        updates.append(int(res["n_upd"]["p_r"].sum()))
+        p_spikes.append(len(res["spikes"]["P"][0]))
+    return updates, p_spikes, float(w["p_r"][0])
+
+
+def test_dendrite_readout_rule_stops_learning(profile, engine):
+    """``readout_rule: dendrite``: the error at a P spike includes the spike's own EPSC, so the
+    weight stops where one EPSC brings the dendrite to the teacher-driven soma: within the
+    first presentation (afterwards only the first spike, from rest, is outside the band).
+    Against the low-passed prediction (``prediction``), which has mostly decayed between the
+    P spikes, the weight must grow until the EPSCs of successive spikes add up: several
+    presentations of updates, to a weight several times larger."""
+    upd_d, spikes, w_d = _teacher_run(profile, engine, "dendrite")
+    upd_p, _, w_p = _teacher_run(profile, engine, "prediction")
+    assert min(spikes) > 10
+    assert upd_d[0] > 10 and max(upd_d[1:]) <= 1, upd_d
+    assert sum(upd_p[:4]) > 3 * sum(upd_d[:4]), (upd_p, upd_d)
+    assert w_p > 3 * w_d, (w_p, w_d)
 
 
 def test_learning_trend_thirds():
