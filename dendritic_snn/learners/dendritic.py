@@ -146,12 +146,18 @@ class DendriticLearner(Learner):
     def report(self, x, y, predicted) -> dict[str, Any]:
         self.test_labels = np.asarray(y)
         n = len(self.train_events) + len(self.test_events)
-        winner = np.asarray(self.test_winner_spikes, float)
+        spikes, silent = self._readout_activity()
         return {
             "biological_time_s": n * self.exp.st.duration,
-            "readout_spikes_per_test_presentation": float(winner.mean()),
-            "test_presentations_without_readout_spike": float(np.mean(winner == 0)),
+            "readout_spikes_per_test_presentation": spikes,
+            "test_presentations_without_readout_spike": silent,
         }
+
+    def _readout_activity(self) -> tuple[float, float]:
+        """The winning readout's mean spikes per test presentation, and the share of test
+        presentations in which no readout fired."""
+        winner = np.asarray(self.test_winner_spikes, float)
+        return float(winner.mean()), float(np.mean(winner == 0))
 
     def event_counts(self) -> LearnerEvents:
         return LearnerEvents(_mean(self.test_events), _mean(self.train_events))
@@ -168,10 +174,10 @@ class DendriticLearner(Learner):
             trend.get("readout_error_last_third"),
         )
         if self.test_winner_spikes:
-            winner = np.asarray(self.test_winner_spikes, float)
-            note += f"; winning readout {winner.mean():.1f} spikes per test presentation"
-            if np.any(winner == 0):
-                note += (f" (no readout spike in {np.mean(winner == 0):.0%}: decided by the "
+            spikes, silent = self._readout_activity()
+            note += f"; winning readout {spikes:.1f} spikes per test presentation"
+            if silent > 0:
+                note += (f" (no readout spike in {silent:.0%}: decided by the "
                          "readouts' somatic currents)")  # fmt: skip
         return note
 
