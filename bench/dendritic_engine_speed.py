@@ -12,9 +12,10 @@ prints it. Sections:
    ``cpp_standalone`` path (one ``device.run`` per presentation) against the engine (one
    chip per call), and the engine with ``--seeds`` chips per call.
 2. **The whole main job for ``--seeds`` seeds**: ten single runs in one process, one after
-   the other, against one :func:`~dendritic_snn.dendritic.batch.run_batched` call (the
-   metrics must be identical), and ten separate ``dsnn task`` processes as a user would
-   launch them; plus the main job on the Brian2 path (``--set engine=brian2``, its build
+   the other, against one :func:`~dendritic_snn.dendritic.batch.run_batched` call (one
+   worker process per core; the metrics must be identical), and ten separate ``dsnn task``
+   processes as a user would launch them, one after the other and one per core at a time;
+   plus the main job on the Brian2 path (``--set engine=brian2``, its build
    cached by the first section) for comparison.
 3. **Cold main job**: ``dsnn task pattern_discrimination`` in a fresh process with empty
    ``DSNN_CACHE_DIR`` and ``NUMBA_CACHE_DIR`` and no C++ compiler on ``PATH`` (a directory
@@ -144,6 +145,30 @@ def _job(seed: int, **overrides):
                         overrides=overrides)  # fmt: skip
 
 
+def _separate_processes(seeds: list[int], at_a_time: int) -> float:
+    """Wall time of one ``dsnn task pattern_discrimination`` process per seed."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as root:
+        running: list[subprocess.Popen] = []
+        for s in seeds:
+            if len(running) == at_a_time:
+                _wait(*running.pop(0))
+            log = Path(root) / f"seed{s}.log"
+            with log.open("w") as err:
+                running.append((subprocess.Popen(
+                    [sys.executable, "-m", "dendritic_snn.cli", "task", "pattern_discrimination",
+                     "--seed", str(s), "--out", f"{root}/seed{s}"],
+                    stdout=subprocess.DEVNULL, stderr=err), log))  # fmt: skip
+        for proc, log in running:
+            _wait(proc, log)
+    return time.perf_counter() - t0
+
+
+def _wait(proc: subprocess.Popen, log: Path) -> None:
+    if proc.wait():
+        raise SystemExit(f"dsnn task failed ({proc.returncode}): {log.read_text()[-500:]}")
+
+
 def whole_job(seeds: list[int], brian2_seeds: int) -> list[str]:
     _job(seeds[0])  # warm: imports, compiled engine, matplotlib fonts
     t0 = time.perf_counter()
@@ -153,13 +178,9 @@ def whole_job(seeds: list[int], brian2_seeds: int) -> list[str]:
     batched = run_batched(_job, seeds)
     batch_s = time.perf_counter() - t0
     same = all(a["metrics"] == b["metrics"] for a, b in zip(single, batched, strict=True))
-    t0 = time.perf_counter()
-    for s in seeds:
-        with tempfile.TemporaryDirectory() as out:
-            subprocess.run([sys.executable, "-m", "dendritic_snn.cli", "task",
-                            "pattern_discrimination", "--seed", str(s), "--out", out],
-                           check=True, capture_output=True)  # fmt: skip
-    procs_s = time.perf_counter() - t0
+    procs_s = _separate_processes(seeds, 1)
+    cores = os.cpu_count() or 1
+    parallel_s = _separate_processes(seeds, cores)
     t0 = time.perf_counter()
     b2 = [_job(s, engine="brian2") for s in seeds[:brian2_seeds]]
     b2_s = (time.perf_counter() - t0) / max(len(b2), 1)
@@ -176,7 +197,10 @@ def whole_job(seeds: list[int], brian2_seeds: int) -> list[str]:
         f"{single_s / n:.2f} | {single_s / batch_s:.1f}x |",
         f"| {n} separate `dsnn task` processes | {procs_s:.1f} | {procs_s / n:.2f} | "
         f"{procs_s / batch_s:.1f}x |",
-        f"| one `run_batched` call ({n} seeds) | {batch_s:.1f} | {batch_s / n:.2f} | 1.0x |",
+        f"| {n} separate `dsnn task` processes, {cores} at a time | {parallel_s:.1f} | "
+        f"{parallel_s / n:.2f} | {parallel_s / batch_s:.1f}x |",
+        f"| one `run_batched` call ({n} seeds, {min(cores, n)} worker processes) | "
+        f"{batch_s:.1f} | {batch_s / n:.2f} | 1.0x |",
         f"| Brian2 path (`--set engine=brian2`, build cached), {len(b2)} seed(s) | "
         f"{b2_s * len(b2):.1f} | {b2_s:.2f} | {b2_s * n / batch_s:.0f}x (per job) |",
         "",

@@ -238,12 +238,29 @@ def test_batch_equals_single_runs():
         sim, _ = make_simulator(st, profile, cfg)
         return _present_many([sim], st, profile, [seed], cfg)[0]
 
-    batched = run_batched(one, seeds)
+    batched = run_batched(one, seeds, processes=1)
     assert batch.LAST_STATS == {"calls": 2, "presentations": 8}
-    for (c1, w1), (c2, w2) in zip(single, batched, strict=True):
+    split = run_batched(one, seeds, processes=2)  # two forked workers, 2 chips per call
+    assert batch.LAST_STATS == {"calls": 4, "presentations": 8}
+    for (c1, w1), (c2, w2), (c3, w3) in zip(single, batched, split, strict=True):
         np.testing.assert_array_equal(c1, c2)
         np.testing.assert_array_equal(w1, w2)
+        np.testing.assert_array_equal(c1, c3)
+        np.testing.assert_array_equal(w1, w3)
     assert not np.array_equal(single[0][1], single[1][1])  # different chips
+
+
+def test_batch_reraises_a_runs_error():
+    """An exception in one item (here in a forked worker) reaches the caller."""
+
+    def one(seed):
+        if seed == 3:
+            raise DsnnError("bad seed 3")
+        return seed
+
+    with pytest.raises(DsnnError, match="bad seed 3"):
+        run_batched(one, [0, 1, 2, 3], processes=2)
+    assert run_batched(lambda s: s * s, [1, 2, 3], processes=2) == [1, 4, 9]
 
 
 def test_unknown_engine_is_one_line_error():

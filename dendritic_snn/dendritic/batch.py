@@ -1,6 +1,8 @@
 """Concurrent runs whose chips share the engine: one step-loop call per presentation.
 
-:func:`run_batched` runs ``fn(item)`` for every item in its own thread. Every simulator that
+:func:`run_batched` splits the items over ``processes`` worker processes (forked, so they
+start with the caller's imports and compiled engine; one per core by default) and runs
+``fn(item)`` for every item of a worker in its own thread. Every simulator that
 :func:`~dendritic_snn.dendritic.experiment.make_simulator` hands out inside those threads
 (``engine: numba``) is a client of one session: a presentation request waits until every
 running item has sent one, then all of them go through
@@ -8,7 +10,8 @@ running item has sent one, then all of them go through
 network structure). The chips are independent in the step loop, so each result is the one a
 single run gives (same seed, same result), and the per-call overhead is paid once per
 batch instead of once per chip. Python code between presentations (calibration searches,
-weight scaling, plots) runs in the threads as usual.
+weight scaling, plots) runs in the threads as usual; it holds the interpreter lock, which is
+why the items are also spread over processes.
 
 Example: ten seeds of the main job as one batch::
 
@@ -21,6 +24,8 @@ Example: ten seeds of the main job as one batch::
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -108,24 +113,46 @@ def client(structure: Structure) -> _Client | None:
     return None if session is None else _Client(session, structure)
 
 
-def run_batched(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+def run_batched(
+    fn: Callable[[Any], Any], items: Iterable[Any], processes: int | None = None
+) -> list[Any]:
     """``[fn(item) for item in items]``, run concurrently with batched presentations.
 
     Parameters
     ----------
     fn
         Called once per item in its own thread, e.g. a ``run_task`` call for one seed. Its
-        dendritic simulators come from the shared session (task option ``engine: numba``).
+        dendritic simulators come from the shared session of its process (task option
+        ``engine: numba``).
     items
         One item per concurrent run.
+    processes
+        Worker processes the items are dealt to (round robin); default one per core, at
+        most one per item. With 1, or where processes cannot be forked, every item runs in a
+        thread of the calling process.
 
     Returns
     -------
     list
-        The results in the order of ``items``. The first exception raised by any ``fn`` is
-        re-raised after every thread has finished.
+        The results in the order of ``items`` (passed back by pickle from the workers). The
+        first exception raised by any ``fn`` is re-raised after every item has finished.
     """
     items = list(items)
+    n_proc = min(processes or os.cpu_count() or 1, len(items))
+    if n_proc <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        results, errors, stats = _run_threads(fn, items)
+    else:
+        results, errors, stats = _run_processes(fn, items, n_proc)
+    if errors:
+        raise errors[0]
+    LAST_STATS.update(stats)
+    return results
+
+
+def _run_threads(
+    fn: Callable[[Any], Any], items: list[Any]
+) -> tuple[list[Any], list[BaseException], dict[str, int]]:
+    """Every item in its own thread of this process, all in one session."""
     session = _Session(len(items))
     results: list[Any] = [None] * len(items)
     errors: list[BaseException] = []
@@ -146,7 +173,49 @@ def run_batched(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         t.start()
     for t in threads:
         t.join()
-    if errors:
-        raise errors[0]
-    LAST_STATS.update(calls=session.calls, presentations=session.presentations)
-    return results
+    return results, errors, {"calls": session.calls, "presentations": session.presentations}
+
+
+def _run_processes(
+    fn: Callable[[Any], Any], items: list[Any], n_proc: int
+) -> tuple[list[Any], list[BaseException], dict[str, int]]:
+    """Items dealt round robin to ``n_proc`` forked workers, each running :func:`_run_threads`."""
+    ctx = multiprocessing.get_context("fork")
+    shares = [list(range(k, len(items), n_proc)) for k in range(n_proc)]
+    workers = []
+    for share in shares:
+        receive, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, args=(fn, [items[i] for i in share], send))
+        proc.start()
+        send.close()
+        workers.append((share, receive, proc))
+    results: list[Any] = [None] * len(items)
+    errors: list[BaseException] = []
+    stats = {"calls": 0, "presentations": 0}
+    for share, receive, proc in workers:
+        try:
+            part, part_errors, part_stats = receive.recv()
+        except EOFError:  # the worker died without answering (killed, out of memory)
+            part, part_stats = [None] * len(share), {}
+            part_errors = [RuntimeError(f"run_batched: a worker process exited early "
+                                        f"(items {share})")]  # fmt: skip
+        proc.join()
+        for i, result in zip(share, part, strict=True):
+            results[i] = result
+        errors += part_errors
+        for key, value in part_stats.items():
+            stats[key] += value
+    return results, errors, stats
+
+
+def _worker(fn: Callable[[Any], Any], items: list[Any], send) -> None:
+    """Run ``items`` in threads and send back ``(results, errors, stats)``."""
+    try:
+        answer = _run_threads(fn, items)
+    except BaseException as err:  # e.g. a thread that could not start
+        answer = ([None] * len(items), [err], {})
+    try:
+        send.send(answer)
+    except Exception as err:  # a result that does not pickle: say which
+        send.send(([None] * len(items), [RuntimeError(f"run_batched: {err}")], {}))
+    send.close()
