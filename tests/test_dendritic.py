@@ -278,6 +278,8 @@ def test_pattern_discrimination_learns(tmp_path, seed):
     res = run_task("pattern_discrimination", seed=seed, out=tmp_path / "on", progress=False)
     m = res["metrics"]
     assert m["accuracy"] >= 0.75 and min(m["per_class"]) > 0.5 and m["learned"], m
+    # the readouts decide by their spikes (recalibrate_readout_spikes), not by the tie-break
+    assert m["test_presentations_without_readout_spike"] <= 0.2, m
     for name in res["plots"]:
         assert (tmp_path / "on" / name).exists()
     off = {k: 0.0 for k in ("lr_in_p", "lr_p_r", "lr_p_i", "lr_i_p")}
@@ -425,6 +427,33 @@ def test_readout_synaptic_scaling(profile):
     before = off.weights["p_r"].copy()
     off.scale_readout_weights()
     np.testing.assert_array_equal(off.weights["p_r"], before)
+
+
+def test_readout_bias_recalibration_sets_each_readouts_rate(profile):
+    """calibrate_readout_bias tunes only each readout's basal weight bias Iw0 (never a
+    weight), one factor per readout, until its mean spike count over the patterns is near
+    the target: from silent readouts (P -> R weights too small to fire them) to about 4."""
+    from dendritic_snn.data.patterns import make_patterns
+    from dendritic_snn.dendritic.experiment import Experiment
+    from dendritic_snn.runners.spec import load_task_spec
+
+    st = Structure(n_in=32, n_p=16, n_r=2, n_steps=2500, dt=1e-4, noise=True)
+    cfg = {**load_task_spec("pattern_discrimination").config, "w_pr_init": 0.05,
+           "w_in_init": 4.0, "sparsity": 0.5}  # fmt: skip
+    exp = Experiment(NumbaSimulator(st), st, profile, 3, cfg, np.random.default_rng(0))
+    patterns = make_patterns(2, seed=3)
+    assert exp._mean_counts(patterns, "R").max() < 1  # silent before
+    weights = {k: w.copy() for k, w in exp.weights.items()}
+    chip = {k: np.array(v, float) for k, v in exp.chip.items()}
+    exp.calibrate_readout_bias(patterns, 4.0, iters=14)
+    counts = exp._mean_counts(patterns, "R")
+    np.testing.assert_allclose(counts, 4.0, atol=1.0)
+    for k, w in weights.items():
+        np.testing.assert_array_equal(exp.weights[k], w)
+    changed = [k for k, v in chip.items() if not np.array_equal(exp.chip[k], v)]
+    assert changed == [("R", "Iw0_bas")]
+    gain = exp.chip[("R", "Iw0_bas")] / chip[("R", "Iw0_bas")]
+    assert np.all(gain > 1) and gain[0] != gain[1]
 
 
 def test_diverged_simulation_stops_with_one_line():

@@ -344,6 +344,33 @@ class Experiment:
         self.scale_readout_weights()
         return history
 
+    def calibrate_readout_bias(self, patterns: list, target: float, iters: int = 8) -> list[float]:
+        r"""Per-readout tuning of the basal weight bias after training (task option
+        ``recalibrate_readout_spikes``; a homeostatic step, not in the paper).
+
+        Presents the unlabelled ``patterns`` without teacher or plasticity and searches, for
+        each readout :math:`r`, the factor :math:`g_r` on its basal DPI weight unit
+        :math:`I_{w0}` (the bias behind all its P -> R weights, so every learned weight is
+        scaled alike) at which its mean spike count per presentation is ``target``
+        (:func:`bracket_gains`). With the ``dendrite`` rule the readouts learn to predict
+        their taught somatic current with the dendrite, and without the teacher the soma then
+        stays below threshold; mismatch of the readout neurons and synapses also makes some
+        readouts more excitable than others. Equal mean activity over all patterns (no labels;
+        balanced classes) makes every readout fire and leaves it to the learned weights which
+        readout fires most for a pattern. Returns the mean count over the readouts at each
+        step.
+        """
+        key = ("R", "Iw0_bas")
+        iw0 = np.asarray(self.chip[key], float).copy()
+
+        def counts(gain):
+            self.chip[key] = iw0 * gain
+            return self._mean_counts(patterns, "R")
+
+        best, history = bracket_gains(counts, self.st.n_r, target, iters)
+        self.chip[key] = iw0 * best
+        return history
+
     def _mean_counts(self, patterns: list, pop: str, target: int | None = None) -> np.ndarray:
         """Mean spike count per presentation of each neuron of ``pop`` (no learning; with
         readout ``target``'s teacher, or none)."""
