@@ -206,12 +206,13 @@ def test_strobe_counts_follow_the_ep_difference_in_expectation(comparator, minim
 
 
 def test_init_scale_scales_the_glorot_weights():
-    base = EqSpike(EqSpikeConfig(sizes=SIZES), PROFILE, 0, np.random.default_rng(4))
-    half = EqSpike(
-        EqSpikeConfig(sizes=SIZES, init_scale=(1.0, 0.5)), PROFILE, 0, np.random.default_rng(4)
+    """Per layer factors on the Glorot weights; the default halves the output layer's."""
+    glorot = EqSpike(
+        EqSpikeConfig(sizes=SIZES, init_scale=(1.0, 1.0)), PROFILE, 0, np.random.default_rng(4)
     )
-    np.testing.assert_array_equal(half.weights[0], base.weights[0])
-    np.testing.assert_allclose(half.weights[1], 0.5 * base.weights[1], rtol=1e-6)
+    default = EqSpike(EqSpikeConfig(sizes=SIZES), PROFILE, 0, np.random.default_rng(4))
+    np.testing.assert_array_equal(default.weights[0], glorot.weights[0])
+    np.testing.assert_allclose(default.weights[1], 0.5 * glorot.weights[1], rtol=1e-6)
 
 
 def test_gain_calibration_trims_the_mismatched_gains_and_leaves_a_matched_chip_alone():
@@ -419,7 +420,9 @@ def test_brian2_and_batched_engines_agree(comparator):
     pytest.importorskip("brian2")
     from dendritic_snn.eqspike.brian2_engine import run_brian2
 
-    cfg = EqSpikeConfig(sizes=SIZES, n_free=40, n_nudge=20, n_read=10, comparator=comparator)
+    # full-size initial output weights: this example's outputs then strobe
+    cfg = EqSpikeConfig(sizes=SIZES, n_free=40, n_nudge=20, n_read=10, comparator=comparator,
+                        init_scale=(1.0, 1.0))  # fmt: skip
     net = EqSpike(cfg, PROFILE, 0, np.random.default_rng(0))
     rng = np.random.default_rng(1)
     x = (0.4 * rng.random(SIZES[0])).astype(np.float32)

@@ -156,7 +156,7 @@ class EqSpikeConfig:
     strobes: str = "pre"
     ref_tau: float = 8.0
     synapse_drive: str = "shared"
-    init_scale: tuple[float, ...] = (1.0, 1.0)
+    init_scale: tuple[float, ...] = (1.0, 0.5)
     gain_trim_bits: int = 0
 
     def __post_init__(self) -> None:

@@ -48,7 +48,7 @@ def eqspike_config(cfg: dict[str, Any], n_inputs: int, n_classes: int):
             strobes=str(cfg.get("eqspike_strobes", "pre")),
             ref_tau=float(cfg.get("eqspike_ref_tau", 8.0)),
             synapse_drive=str(cfg.get("eqspike_synapse_drive", "shared")),
-            init_scale=tuple(float(a) for a in cfg.get("eqspike_init_scale", (1.0, 1.0))),
+            init_scale=tuple(float(a) for a in cfg.get("eqspike_init_scale", (1.0, 0.5))),
             gain_trim_bits=int(cfg.get("eqspike_gain_trim_bits", 5)),
         )
     except (ValueError, TypeError) as err:
@@ -65,7 +65,7 @@ class EqSpikeLearner(Learner):
     home_task = "mnist"
     title = "EqSpike"
     hint_at_chance = (
-        'another --seed, or smaller initial output weights (--set "eqspike_init_scale=[1.0,0.5]")'
+        'another --seed, or smaller initial output weights (--set "eqspike_init_scale=[1.0,0.25]")'
     )
 
     @classmethod
