@@ -20,6 +20,8 @@ target and non-target readouts, signed top-down, I -> P plasticity and soma nois
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -261,6 +263,15 @@ def test_batch_reraises_a_runs_error():
     with pytest.raises(DsnnError, match="bad seed 3"):
         run_batched(one, [0, 1, 2, 3], processes=2)
     assert run_batched(lambda s: s * s, [1, 2, 3], processes=2) == [1, 4, 9]
+
+
+def test_batch_inside_a_daemonic_process_runs_in_threads(monkeypatch):
+    """A daemonic process (a Dask worker) may not start children: the items run in threads."""
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
+    pids = run_batched(lambda s: os.getpid(), [0, 1, 2], processes=2)
+    assert pids == [os.getpid()] * 3
 
 
 def test_unknown_engine_is_one_line_error():

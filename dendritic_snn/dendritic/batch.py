@@ -128,8 +128,8 @@ def run_batched(
         One item per concurrent run.
     processes
         Worker processes the items are dealt to (round robin); default one per core, at
-        most one per item. With 1, or where processes cannot be forked, every item runs in a
-        thread of the calling process.
+        most one per item. With 1, where processes cannot be forked, or inside a daemonic
+        process (e.g. a Dask worker), every item runs in a thread of the calling process.
 
     Returns
     -------
@@ -139,7 +139,8 @@ def run_batched(
     """
     items = list(items)
     n_proc = min(processes or os.cpu_count() or 1, len(items))
-    if n_proc <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    if n_proc <= 1 or not forkable or multiprocessing.current_process().daemon:
         results, errors, stats = _run_threads(fn, items)
     else:
         results, errors, stats = _run_processes(fn, items, n_proc)
