@@ -113,8 +113,9 @@ class DendriticLearner(Learner):
             self.errors.append(p.error_R)
             self.train_events.append(p.events)
         target = float(self.config.get("recalibrate_readout_spikes", 0) or 0)
+        recalib: list[float] = []
         if target > 0 and data.calibration is not None and len(data.calibration):
-            calib["R_after"] = self.exp.calibrate_readout_bias(
+            recalib = self.exp.calibrate_readout_bias(
                 list(data.calibration), target, int(self.config.get("calibrate_iters", 8))
             )
         self.examples += len(data.x)
@@ -124,7 +125,7 @@ class DendriticLearner(Learner):
             "weight_updates_by_projection": by_proj,
             "calibration_mean_P_spikes": calib["P"],
             "calibration_mean_R_spikes": calib["R"],
-            "recalibration_mean_R_spikes": calib.get("R_after", []),
+            "recalibration_mean_R_spikes": recalib,
             "teacher": "target+nontarget" if nontarget else "target only",
             "sizes": [st.n_in, st.n_p, st.n_r],
             "build_s": self.build_s,
