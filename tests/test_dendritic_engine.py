@@ -11,11 +11,12 @@ only move by a step if a threshold crossing fell within that round-off, which ha
 probability ~1e-13 per crossing. Any real difference in the equations (a missing term, an
 off-by-one step, a wrong update order) changes spike counts or weights far beyond this, so
 the test fails on it. Covered: 20 % mismatch (dynapse_se) on three seeds (0, 1; 3 with
-the post rule), no mismatch
+the post rule; 0 with the signed readout), no mismatch
 (ideal), the pre (discrimination) and post (recognition) input -> P rules, both readout
 rules (the ``dendrite`` error reads the DPI currents after every jump of the time step, a
 second Brian2 pathway), teachers on the
-target and non-target readouts, signed top-down, I -> P plasticity and soma noise.
+target and non-target readouts, signed top-down, I -> P plasticity, soma noise and the
+signed readout (negative P -> R weights on the readout's inhibitory basal compartment).
 """
 
 from __future__ import annotations
@@ -81,21 +82,22 @@ def _presentations(sim, st, profile, seed, cfg, n_r):
 
 
 CASES = [
-    ("pattern_discrimination", "dynapse_se", 0, "dendrite"),
-    ("pattern_discrimination", "dynapse_se", 1, "prediction"),
-    ("pattern_discrimination", "ideal", 0, "dendrite"),
-    ("pattern_recognition", "dynapse_se", 3, "prediction"),
+    ("pattern_discrimination", "dynapse_se", 0, "dendrite", False),
+    ("pattern_discrimination", "dynapse_se", 1, "prediction", False),
+    ("pattern_discrimination", "ideal", 0, "dendrite", False),
+    ("pattern_recognition", "dynapse_se", 3, "prediction", False),
+    ("pattern_discrimination", "dynapse_se", 0, "dendrite", True),
 ]
 
 
-@pytest.mark.parametrize("task, profile_name, seed, readout_rule", CASES)
-def test_engines_agree(task, profile_name, seed, readout_rule):
+@pytest.mark.parametrize("task, profile_name, seed, readout_rule, signed", CASES)
+def test_engines_agree(task, profile_name, seed, readout_rule, signed):
     profile = load_profile(profile_name)
-    cfg = _config(task)
+    cfg = {**_config(task), "signed_readout": signed}
     n_r = 2 if task == "pattern_discrimination" else 1
     st = Structure(n_in=N_IN, n_p=4, n_r=n_r, n_steps=N_STEPS, dt=profile.dt, noise=True,
                    in_p_rule=str(cfg.get("in_p_rule", "pre")),
-                   readout_rule=readout_rule)  # fmt: skip
+                   readout_rule=readout_rule, signed_readout=signed)  # fmt: skip
     ref = _presentations(_brian2(st, profile), st, profile, seed, cfg, n_r)
     new = _presentations(NumbaSimulator(st), st, profile, seed, cfg, n_r)
     active = dict.fromkeys(PLASTIC, 0)
@@ -113,6 +115,8 @@ def test_engines_agree(task, profile_name, seed, readout_rule):
     assert active["p_r"] > 0 and active["p_i"] > 0 and active["in_p"] > 0
     if readout_rule == "prediction" and task == "pattern_discrimination":
         assert active["i_p"] > 0
+    if signed:  # the inhibitory basal compartment is in use
+        assert min(w["p_r"].min() for _, _, w in ref) < 0
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..hardware.dpi import NEURON_UNITS, SYNAPSE_UNITS
-from .network import COMPARTMENTS, PLASTIC, Structure
+from .network import PLASTIC, Structure, compartments
 
 #: Per-chip constants passed to the kernel, in the kernel's column order.
 CONSTS = ("c_B", "c_A", "c_D", "g_I", "alpha_T", "E_hi", "E_lo", "I_th", "I_ref", "tau_S",
@@ -47,14 +47,19 @@ def _shape(st: Structure, proj: str) -> tuple[int, int]:
     return size[src], size[tgt]
 
 
-def _syn_keys(pop: str) -> list[list[str]]:
-    comps = list(COMPARTMENTS[pop])
-    comps += [comps[0]] * (3 - len(comps))  # unused slots: a copy at rest, never charged
+def n_slots(st: Structure) -> int:
+    """Compartment slots per neuron in the kernel: 3, or 4 with a signed readout (R's
+    ``bai``)."""
+    return max(len(c) for c in compartments(st).values())
+
+
+def _syn_keys(st: Structure, pop: str) -> list[list[str]]:
+    comps = list(compartments(st)[pop])
+    comps += [comps[0]] * (n_slots(st) - len(comps))  # unused slots: a copy at rest
     return [[f"Iw0_{c}" if p == "Iw0" else f"{p}_syn_{c}" for p in SYNAPSE_UNITS] for c in comps]
 
 
 _NEURON_KEYS = {pop: list(NEURON_UNITS) for pop in _POPS}
-_SYN_KEYS = {pop: _syn_keys(pop) for pop in _POPS}
 
 
 def _columns(v: dict, pop: str, keys: list[str], n: int) -> np.ndarray:
@@ -72,7 +77,7 @@ def pack(st: Structure, values: dict) -> dict[str, np.ndarray]:
     sizes = _sizes(st)
     npar = np.vstack([_columns(v, pop, _NEURON_KEYS[pop], sizes[pop]) for pop in _POPS])
     spar = np.vstack([
-        np.stack([_columns(v, pop, keys, sizes[pop]) for keys in _SYN_KEYS[pop]], axis=1)
+        np.stack([_columns(v, pop, keys, sizes[pop]) for keys in _syn_keys(st, pop)], axis=1)
         for pop in _POPS
     ])  # fmt: skip
     cst = np.array([float(v.get(_CONST_SRC[c], 1.0)) for c in CONSTS])
@@ -120,7 +125,7 @@ def initial_state(st: Structure, v: dict, npar: np.ndarray, spar: np.ndarray) ->
                 state[key][sl] = v[(pop, name)]
         if (pop == "P") and ("P", "I_Ahat") in v:
             state["i_ahat"][:] = v[("P", "I_Ahat")]
-        for c, comp in enumerate(COMPARTMENTS[pop]):
+        for c, comp in enumerate(compartments(st)[pop]):
             if (pop, f"Isyn_{comp}") in v:
                 state["isyn"][sl, c] = v[(pop, f"Isyn_{comp}")]
         off += sizes[pop]
@@ -136,7 +141,7 @@ def final_state(st: Structure, state: dict) -> dict:
         sl = slice(off, off + sizes[pop])
         for key, name in _STATE_VARS.items():
             out[(pop, name)] = state[key][sl].copy()
-        for c, comp in enumerate(COMPARTMENTS[pop]):
+        for c, comp in enumerate(compartments(st)[pop]):
             out[(pop, f"Isyn_{comp}")] = state["isyn"][sl, c].copy()
         off += sizes[pop]
     out[("P", "I_Ahat")] = state["i_ahat"].copy()
@@ -169,7 +174,7 @@ def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
     rec_pred = np.zeros((b, st.n_r, n_rec))
     run_batch(
         arr["npar"], arr["spar"], arr["cst"], arr["plast"], st.n_p, st.n_r, st.dt,
-        st.in_p_rule == "post", st.readout_rule == "dendrite",
+        st.in_p_rule == "post", st.readout_rule == "dendrite", st.signed_readout,
         arr["w_in_p"], arr["w_p_r"], arr["w_p_i"], arr["w_i_p"], arr["w_r_p"], arr["w_th"],
         arr["m_in_p"], arr["m_p_r"], arr["m_p_i"], arr["m_i_p"],
         arr["stim"], arr["teach_hi"], arr["teach_lo"], arr["noise"], every,

@@ -6,7 +6,10 @@
 ``B`` independent chips at once (leading batch axis). All neurons of a chip share one state
 array, P first, then R, then I (the column order of the soma noise); every neuron has three
 compartment slots (P: basal, apical exc., apical inh.; R: basal, teacher-hi, teacher-lo;
-I: dendrite, two unused slots resting at their floor).
+I: dendrite, two unused slots resting at their floor), four with a signed readout
+(``signed``: R's fourth slot is its inhibitory basal current ``bai``, R's dendrite
+``c_B (I_bas - I_bai)``, P -> R weights in ``[-w_max, w_max]``; the fourth slots of P and I
+are unused).
 
 Each time step ``k`` (``t = k dt``), as Brian2 orders it:
 
@@ -31,11 +34,11 @@ Each time step ``k`` (``t = k dt``), as Brian2 orders it:
 Steps 4-6 only run at steps with a presynaptic spike (input, teacher or network): nothing
 else reads the jump gains and errors. Step 2 runs as branch-free loops over contiguous
 per-parameter arrays (somata; the ``Ia`` exponents, then libm's ``exp`` only where ``Ia``
-counts; ``Imem``; ``Iahp``; the ``3 n`` synapse slots, flat) that the compiler vectorizes:
-the same IEEE operations in the same order per neuron (no fast-math, no FMA contraction),
-so the doubles are those of a plain per-neuron loop. Loop invariants (time constants, gain
-ratios) are evaluated once per call as the same expressions. Divisions follow NumPy's error
-model (a division by zero gives inf/NaN, which
+counts; ``Imem``; ``Iahp``; the ``3 n`` (or ``4 n``) synapse slots, flat) that the compiler
+vectorizes: the same IEEE operations in the same order per neuron (no fast-math, no FMA
+contraction), so the doubles are those of a plain per-neuron loop. Loop invariants (time
+constants, gain ratios) are evaluated once per call as the same expressions. Divisions
+follow NumPy's error model (a division by zero gives inf/NaN, which
 :meth:`~dendritic_snn.dendritic.experiment.Experiment.finish` reports as a diverged run,
 instead of raising inside the loop).
 
@@ -98,7 +101,7 @@ def _clip(value, lo, hi):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _run_chip(
-    npar, spar, cst, plast, n_p, n_r, dt, post_rule, dendrite_error,
+    npar, spar, cst, plast, n_p, n_r, dt, post_rule, dendrite_error, signed,
     w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
     m_in_p, m_p_r, m_p_i, m_i_p,
     stim, teach_hi, teach_lo, noise, rec_every,
@@ -106,6 +109,7 @@ def _run_chip(
     spk_k, spk_j, n_spk, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
 ):  # fmt: skip
     n = n_p + 2 * n_r
+    ns = spar.shape[1]  # compartment slots per neuron (4 with a signed readout: R's bai)
     n_in = stim.shape[1]
     n_steps = stim.shape[0]
     r0 = n_p
@@ -139,7 +143,7 @@ def _run_chip(
         gain_lo[j] = io / io
     # synapses flat, index 3 j + c (the unused slots of I rest at their floor: their Euler
     # step adds exactly 0)
-    n_syn = 3 * n
+    n_syn = ns * n
     sio_f = np.empty(n_syn)
     sith_f = np.empty(n_syn)
     sitau_f = np.empty(n_syn)
@@ -147,8 +151,8 @@ def _run_chip(
     s_tau_lo = np.empty(n_syn)  # C Ut / kappa / Io
     isf = np.empty(n_syn)  # the state isyn[j, c]
     for j in range(n):
-        for c in range(3):
-            m = 3 * j + c
+        for c in range(ns):
+            m = ns * j + c
             s_kappa = (spar[j, c, _S_KN] + spar[j, c, _S_KP]) / 2
             num = spar[j, c, _S_C] * spar[j, c, _S_UT] / s_kappa
             sio_f[m] = spar[j, c, _S_IO]
@@ -220,25 +224,26 @@ def _run_chip(
         # ---- groups: Euler step of every neuron from its state at the start of the step
         # somata (from the old compartment currents), into s_new
         for j in range(n_p):
-            bas, ape, api = isf[3 * j], isf[3 * j + 1], isf[3 * j + 2]
+            bas, ape, api = isf[ns * j], isf[ns * j + 1], isf[ns * j + 2]
             drive = c_b * bas + c_a * (ape - api)
             new_s = i_s[j] + (drive - i_s[j]) * relax[j]
             s_new[j] = new_s + noise_gain[j] * noise[k, j]
             i_ahat[j] += ((ape - api) - i_ahat[j]) * relax[j]
             i_pred[j] += (c_b * bas - i_pred[j]) * relax[j]
         for j in range(r0, i0):
-            g_hi = alpha_t * isf[3 * j + 1] / i_ref
-            g_lo = alpha_t * isf[3 * j + 2] / i_ref
-            drive = c_b_r * isf[3 * j] + g_hi * e_hi + g_lo * e_lo
+            g_hi = alpha_t * isf[ns * j + 1] / i_ref
+            g_lo = alpha_t * isf[ns * j + 2] / i_ref
+            bas = isf[ns * j] - isf[ns * j + 3] if signed else isf[ns * j]
+            drive = c_b_r * bas + g_hi * e_hi + g_lo * e_lo
             g = 1.0 + g_hi + g_lo
             new_s = i_s[j] + (drive / g - i_s[j]) * (1.0 - math.exp(-g * dt / tau_s[j]))
             s_new[j] = new_s + noise_gain[j] * noise[k, j]
-            i_pred[j] += (c_b_r * isf[3 * j] - i_pred[j]) * relax[j]
+            i_pred[j] += (c_b_r * bas - i_pred[j]) * relax[j]
         for j in range(i0, n):
-            drive = c_d * isf[3 * j] + g_i * i_tgt[j - i0]
+            drive = c_d * isf[ns * j] + g_i * i_tgt[j - i0]
             new_s = i_s[j] + (drive / (1.0 + g_i) - i_s[j]) * relax_i
             s_new[j] = new_s + noise_gain[j] * noise[k, j]
-            i_pred[j] += (c_d * isf[3 * j] - i_pred[j]) * relax[j]
+            i_pred[j] += (c_d * isf[ns * j] - i_pred[j]) * relax[j]
         # DPI neurons (Iin = I_S: the compartment currents enter through the soma only).
         # Ia = Iagain/(1 + exp(-(Imem - Iath)/Ianorm)) above Io; for an exponent > 45 it is
         # below Iagain e^-45 (~1e-30 A), under half an ulp of every sum it enters (all >= Io
@@ -325,7 +330,7 @@ def _run_chip(
             i = ev_idx[m]
             for j in range(n_p):
                 w = w_in_p[i, j]
-                isf[3 * j] += max(w, 0.0) * spar[j, 0, _S_IW0] * jg[3 * j]
+                isf[ns * j] += max(w, 0.0) * spar[j, 0, _S_IW0] * jg[ns * j]
                 if not post_rule:
                     mk = m_in_p[i, j]
                     e = err[j]
@@ -342,13 +347,17 @@ def _run_chip(
                 if spiked[j]:
                     for r in range(n_r):
                         a, b = r0 + r, i0 + r
-                        isf[3 * a] += max(w_p_r[j, r], 0.0) * spar[a, 0, _S_IW0] * jg[3 * a]
-                        isf[3 * b] += max(w_p_i[j, r], 0.0) * spar[b, 0, _S_IW0] * jg[3 * b]
+                        isf[ns * a] += max(w_p_r[j, r], 0.0) * spar[a, 0, _S_IW0] * jg[ns * a]
+                        if signed:
+                            isf[ns * a + 3] += (max(-w_p_r[j, r], 0.0) * spar[a, 3, _S_IW0]
+                                                * jg[ns * a + 3])  # fmt: skip
+                        isf[ns * b] += max(w_p_i[j, r], 0.0) * spar[b, 0, _S_IW0] * jg[ns * b]
             if dendrite_error:
                 for r in range(n_r):
                     a, b = r0 + r, i0 + r
-                    err[a] = (i_s[a] - c_b_r * isf[3 * a]) / i_ref
-                    err[b] = (i_s[b] - c_d * isf[3 * b]) / i_ref
+                    bas = isf[ns * a] - isf[ns * a + 3] if signed else isf[ns * a]
+                    err[a] = (i_s[a] - c_b_r * bas) / i_ref
+                    err[b] = (i_s[b] - c_d * isf[ns * b]) / i_ref
             for j in range(n_p):
                 if not spiked[j]:
                     continue
@@ -359,9 +368,10 @@ def _run_chip(
                     wm = w_p_r if proj == 0 else w_p_i
                     mm = m_p_r if proj == 0 else m_p_i
                     nu = nupd_p_r if proj == 0 else nupd_p_i
+                    wmin = -wmax if (signed and proj == 0) else 0.0
                     for r in range(n_r):
                         e = err[base + r]
-                        wm[j, r] = _clip(wm[j, r] + mm[j, r] * lr * _band(e, theta), 0.0, wmax)
+                        wm[j, r] = _clip(wm[j, r] + mm[j, r] * lr * _band(e, theta), wmin, wmax)
                         if lr > 0 and abs(e) > theta:
                             nu[j, r] += mm[j, r]
             # I -> P (apical inhibitory, plastic)
@@ -371,7 +381,7 @@ def _run_chip(
                     continue
                 for j in range(n_p):
                     w = w_i_p[r, j]
-                    isf[3 * j + 2] += max(w, 0.0) * spar[j, 2, _S_IW0] * jg[3 * j + 2]
+                    isf[ns * j + 2] += max(w, 0.0) * spar[j, 2, _S_IW0] * jg[ns * j + 2]
                     e = i_ahat[j] / i_ref
                     w_i_p[r, j] = _clip(w + m_i_p[r, j] * lr * _band(e, theta), 0.0, wmax)
                     if lr > 0 and abs(e) > theta:
@@ -382,15 +392,15 @@ def _run_chip(
                     continue
                 for j in range(n_p):
                     w = w_r_p[r, j]
-                    isf[3 * j + 1] += max(w, 0.0) * spar[j, 1, _S_IW0] * jg[3 * j + 1]
-                    isf[3 * j + 2] += max(-w, 0.0) * spar[j, 2, _S_IW0] * jg[3 * j + 2]
+                    isf[ns * j + 1] += max(w, 0.0) * spar[j, 1, _S_IW0] * jg[ns * j + 1]
+                    isf[ns * j + 2] += max(-w, 0.0) * spar[j, 2, _S_IW0] * jg[ns * j + 2]
         # teachers
         for r in range(n_r):
             t = r0 + r
             if teach_hi[k, r] != 0:
-                isf[3 * t + 1] += max(w_th[r], 0.0) * spar[t, 1, _S_IW0] * jg[3 * t + 1]
+                isf[ns * t + 1] += max(w_th[r], 0.0) * spar[t, 1, _S_IW0] * jg[ns * t + 1]
             if teach_lo[k, r] != 0:
-                isf[3 * t + 2] += spar[t, 2, _S_IW0] * jg[3 * t + 2]
+                isf[ns * t + 2] += spar[t, 2, _S_IW0] * jg[ns * t + 2]
         # ---- synapses, post pathway: input -> P rule at the P spikes
         if post_rule and any_spike:
             lr, theta, wmax = plast[_IN_P, _LR], plast[_IN_P, _THETA], plast[_IN_P, _WMAX]
@@ -416,12 +426,12 @@ def _run_chip(
                     ith_ahp_c = ith_ahp_v[j] if iahp[j] > io else io
                     iahp[j] += (npar[j, _ICA] / npar[j, _ITAU_AHP]) * ith_ahp_c
     for j in range(n):
-        for c in range(3):
-            isyn[j, c] = isf[3 * j + c]
+        for c in range(ns):
+            isyn[j, c] = isf[ns * j + c]
 
 
 def run_batch(
-    npar, spar, cst, plast, n_p, n_r, dt, post_rule, dendrite_error,
+    npar, spar, cst, plast, n_p, n_r, dt, post_rule, dendrite_error, signed,
     w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
     m_in_p, m_p_r, m_p_i, m_i_p,
     stim, teach_hi, teach_lo, noise, rec_every,
@@ -444,7 +454,7 @@ def run_batch(
     """
     for b in range(npar.shape[0]):
         _run_chip(
-            npar[b], spar[b], cst[b], plast[b], n_p, n_r, dt, post_rule, dendrite_error,
+            npar[b], spar[b], cst[b], plast[b], n_p, n_r, dt, post_rule, dendrite_error, signed,
             w_in_p[b], w_p_r[b], w_p_i[b], w_i_p[b], w_r_p[b], w_th[b],
             m_in_p[b], m_p_r[b], m_p_i[b], m_i_p[b],
             stim[b], teach_hi[b], teach_lo[b], noise[b], rec_every,

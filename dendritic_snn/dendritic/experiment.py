@@ -158,10 +158,17 @@ class Experiment:
         for j in np.where(~m.any(axis=0))[0]:
             m[rng.integers(st.n_in), j] = True
         self.masks["in_p"] = m.ravel().astype(float)
+        if st.signed_readout and cfg.get("w_pr_sum"):
+            raise DsnnError(
+                "w_pr_sum (synaptic scaling of the P -> R weight sums) needs "
+                "non-negative readout weights: set w_pr_sum 0 with signed_readout"
+            )
+        # signed readout: initial P -> R weights U(-w, w), else U(0, w)
+        w_pr_lo = -cfg["w_pr_init"] if st.signed_readout else 0.0
         self.weights = {
             "in_p": rng.uniform(0, cfg["w_in_init"], self.shape["in_p"]).ravel()
             * self.masks["in_p"],
-            "p_r": rng.uniform(0, cfg["w_pr_init"], self.shape["p_r"]).ravel(),
+            "p_r": rng.uniform(w_pr_lo, cfg["w_pr_init"], self.shape["p_r"]).ravel(),
             "p_i": rng.uniform(0, cfg["w_pr_init"], self.shape["p_i"]).ravel(),
             "i_p": np.zeros(np.prod(self.shape["i_p"])),
             "r_p": (
@@ -357,18 +364,23 @@ class Experiment:
         stays below threshold; mismatch of the readout neurons and synapses also makes some
         readouts more excitable than others. Equal mean activity over all patterns (no labels;
         balanced classes) makes every readout fire and leaves it to the learned weights which
-        readout fires most for a pattern. Returns the mean count over the readouts at each
-        step.
+        readout fires most for a pattern. With a signed readout the inhibitory basal unit
+        (``Iw0_bai``) is scaled by the same factor. Returns the mean count over the readouts
+        at each step.
         """
-        key = ("R", "Iw0_bas")
-        iw0 = np.asarray(self.chip[key], float).copy()
+        keys = [("R", "Iw0_bas")] + ([("R", "Iw0_bai")] if self.st.signed_readout else [])
+        iw0 = {key: np.asarray(self.chip[key], float).copy() for key in keys}
+
+        def set_gain(gain):
+            for key in keys:
+                self.chip[key] = iw0[key] * gain
 
         def counts(gain):
-            self.chip[key] = iw0 * gain
+            set_gain(gain)
             return self._mean_counts(patterns, "R")
 
         best, history = bracket_gains(counts, self.st.n_r, target, iters)
-        self.chip[key] = iw0 * best
+        set_gain(best)
         return history
 
     def _mean_counts(self, patterns: list, pop: str, target: int | None = None) -> np.ndarray:

@@ -12,7 +12,12 @@ neurons (P), ``n_r`` readout neurons (R) and as many interneurons (I) as readout
   excited by one readout's teacher and inhibited by another's (task option ``topdown_sign``;
   positive-only top-down makes every hidden neuron learn the same thing). R has
   ``Isyn_bas`` (P -> R, plastic) and the teacher currents ``Isyn_tchh``/``Isyn_tchl``; I has
-  ``Isyn_den`` (P -> I, plastic).
+  ``Isyn_den`` (P -> I, plastic). With ``Structure.signed_readout`` (an option: the chip's
+  P -> R synapses are excitatory) the P -> R weights lie in ``[-w_max, w_max]``: ``w > 0``
+  charges ``Isyn_bas``, ``w < 0`` a second, inhibitory basal DPI ``Isyn_bai`` of the readout
+  (same weight unit, its own mismatch), and the readout's dendrite is
+  ``c_B (Isyn_bas - Isyn_bai)`` wherever R's ``c_B Isyn_bas`` appears below (drive, prediction,
+  ``dendrite`` error).
 * the soma (Cartiglia Eq. 2 in current mode) is a first-order low-pass ``I_S``
 
   .. math:: \\tau_S \\dot I_S = \\sum_k c_k I_k - I_S + I_{nudge} + \\sigma I_{ref}
@@ -130,6 +135,18 @@ COMPARTMENTS = {
     "I": {"den": 1},
 }
 
+#: The readout's inhibitory basal compartment of a signed P -> R projection
+#: (``Structure.signed_readout``).
+SIGNED_READOUT_COMPARTMENT = {"bai": -1}
+
+
+def compartments(structure: Structure) -> dict[str, dict[str, int]]:
+    """:data:`COMPARTMENTS` of a build: R gains ``bai`` when ``structure.signed_readout``."""
+    if not structure.signed_readout:
+        return COMPARTMENTS
+    return {**COMPARTMENTS, "R": {**COMPARTMENTS["R"], **SIGNED_READOUT_COMPARTMENT}}
+
+
 #: Plastic projections: name -> (source, target, compartment).
 PLASTIC = {"in_p": ("IN", "P", "bas"), "p_r": ("P", "R", "bas"), "p_i": ("P", "I", "den"),
            "i_p": ("I", "P", "api")}  # fmt: skip
@@ -160,6 +177,10 @@ class Structure:
     #: the error of the P -> R and P -> I rules at a P spike: "prediction" (``I_S - I_pred``)
     #: or "dendrite" (``I_S - c I_D`` with the spike's own EPSC in ``I_D``; see the module notes)
     readout_rule: str = "prediction"
+    #: signed P -> R weights in [-w_max, w_max]: ``w > 0`` charges the readout's basal DPI
+    #: ``Isyn_bas``, ``w < 0`` a second, inhibitory one ``Isyn_bai``, and the readout's
+    #: dendrite is ``c_B (Isyn_bas - Isyn_bai)`` (see the module notes)
+    signed_readout: bool = False
 
     def __post_init__(self) -> None:
         for name, allowed in (("in_p_rule", IN_P_RULES), ("readout_rule", READOUT_RULES)):
@@ -222,13 +243,14 @@ class PlasticityParams:
                                                  "i_p": 4.0})  # fmt: skip
 
 
-#: Soma of each population as ``tau_S dI_S/dt = drive - G_S I_S``: the drive and the total
+#: Soma of each population as ``tau_S dI_S/dt = drive - G_S I_S``: the drive (``{dendrite}``:
+#: the population's dendritic prediction, :func:`_dendrite`) and the total
 #: conductance ``G_S`` (leak 1 plus teacher / nudging conductances), integrated exactly over a
 #: step (see :func:`_soma_equations`).
 _DRIVE = {
-    "P": "c_B*Isyn_bas + c_A*(Isyn_ape - Isyn_api)",
-    "R": "c_B*Isyn_bas + g_T_hi*E_hi + g_T_lo*E_lo",
-    "I": "c_D*Isyn_den + g_I*I_tgt",
+    "P": "{dendrite} + c_A*(Isyn_ape - Isyn_api)",
+    "R": "{dendrite} + g_T_hi*E_hi + g_T_lo*E_lo",
+    "I": "{dendrite} + g_I*I_tgt",
 }
 _CONDUCTANCE = {"P": "1", "R": "1 + g_T_hi + g_T_lo", "I": "1 + g_I"}
 _PRED = {"P": "c_B*Isyn_bas", "R": "c_B*Isyn_bas", "I": "c_D*Isyn_den"}
@@ -274,16 +296,24 @@ def _relax(target: str, var: str, rate: str = "1") -> str:
     return f"(({target}) - {var})*(1 - exp(-({rate})*dt/tau_S))/dt"
 
 
-def _soma_equations(pop: str, noise: bool, offset: int = 0) -> str:
+def _dendrite(pop: str, signed_readout: bool) -> str:
+    """The dendritic prediction of ``pop`` (:data:`_PRED`; R's basal current is
+    ``Isyn_bas - Isyn_bai`` with a signed readout)."""
+    if pop == "R" and signed_readout:
+        return "c_B*(Isyn_bas - Isyn_bai)"
+    return _PRED[pop]
+
+
+def _soma_equations(pop: str, noise: bool, offset: int = 0, signed_readout: bool = False) -> str:
     # exact OU step of the noise: sigma_S*I_ref*sqrt(1 - exp(-2 dt/tau_S))*z per step, z ~ N(0, 1)
     # from the soma_noise TimedArray (stationary variance sigma_S^2 I_ref^2 at G_S = 1)
     noise_term = (" + sigma_S*I_ref*sqrt(1 - exp(-2*dt/tau_S))/dt"
                   f"*soma_noise(t, i + {offset})" if noise else "")  # fmt: skip
     lines = [
         f"dI_S/dt = {_relax('I_drive/G_S', 'I_S', 'G_S')}{noise_term} : amp",
-        f"I_drive = {_DRIVE[pop]} : amp",
+        f"I_drive = {_DRIVE[pop].format(dendrite=_dendrite(pop, signed_readout))} : amp",
         f"G_S = {_CONDUCTANCE[pop]} : 1",
-        f"dI_pred/dt = {_relax(_PRED[pop], 'I_pred')} : amp",
+        f"dI_pred/dt = {_relax(_dendrite(pop, signed_readout), 'I_pred')} : amp",
         "tau_S : second (shared, constant)",
         "I_ref : amp (shared, constant)",
         "sigma_S : 1 (shared, constant)",
@@ -300,9 +330,10 @@ def _soma_equations(pop: str, noise: bool, offset: int = 0) -> str:
     return "\n".join(lines)
 
 
-def _extra_input(pop: str) -> str:
-    """``I_S`` minus the signed synapse sum that the DPI neuron already adds to ``Iin``."""
-    signed = " ".join(f"{'+' if s > 0 else '-'} Isyn_{c}" for c, s in COMPARTMENTS[pop].items())
+def _extra_input(comps: dict[str, int]) -> str:
+    """``I_S`` minus the signed synapse sum that the DPI neuron already adds to ``Iin``
+    (``comps``: the population's compartments and signs)."""
+    signed = " ".join(f"{'+' if s > 0 else '-'} Isyn_{c}" for c, s in comps.items())
     return f"I_S - ({signed})"
 
 
@@ -315,7 +346,9 @@ w_max : 1 (shared, constant)
 """
 
 
-def _plastic_on_pre(proj: str, readout_rule: str = "prediction") -> str:
+def _plastic_on_pre(proj: str, readout_rule: str = "prediction", signed: bool = False) -> str:
+    """Eq. 3 at a presynaptic spike of ``proj``; ``signed``: weights in ``[-w_max, w_max]``
+    and the readout's dendrite ``c_B (Isyn_bas - Isyn_bai)`` (P -> R of a signed readout)."""
     if proj == "i_p":
         e = "I_Ahat_post/I_ref_post"
         expr = stop_learning_expr(e, "0", eta="1", theta="theta")
@@ -331,11 +364,14 @@ def _plastic_on_pre(proj: str, readout_rule: str = "prediction") -> str:
         pred = "I_pred_post"
         if readout_rule == "dendrite":  # runs after the spike's jump of the DPI current
             current, coupling = _DENDRITE[proj]
+            if signed:
+                current = f"({current} - Isyn_bai_post)"
             pred = f"{coupling}*{current}"
         expr = stop_learning_expr("I_S_post/I_ref_post", f"{pred}/I_ref_post", "1", "theta")
         err = f"(I_S_post - {pred})/I_ref_post"
+    w_min = "-w_max" if signed else "0"
     return "\n".join([
-        f"w = clip(w + mask*lr*({expr}), 0, w_max)",
+        f"w = clip(w + mask*lr*({expr}), {w_min}, w_max)",
         f"n_upd += mask*int(lr > 0)*int(abs({err}) > theta)",
     ])  # fmt: skip
 
@@ -377,6 +413,7 @@ def _in_p_on_post() -> str:
 
 
 _TOPDOWN_NEG = "Isyn_api_post += clip(-w, 0, inf)*Iw0_api_post*jump_gain_api_post"
+_READOUT_NEG = "Isyn_bai_post += clip(-w, 0, inf)*Iw0_bai_post*jump_gain_bai_post"
 
 
 class DendriticCircuit:
@@ -411,12 +448,13 @@ class DendriticCircuit:
             self.noise = b2.TimedArray(np.zeros((st.n_steps, st.n_p + 2 * st.n_r)), dt=dt,
                                        name="soma_noise")  # fmt: skip
         offsets = noise_offsets(st)
+        comps = compartments(st)
         for pop, n in sizes.items():
             # I_S, I_pred, I_Ahat start at 0 (Brian2's default): no initialiser code objects
             o[pop] = dpi_neuron_group(
-                n, profile, seed=None, synapse_types=COMPARTMENTS[pop], name=f"pop_{pop}",
-                dt=dt, extra_input=_extra_input(pop),
-                extra_equations=_soma_equations(pop, st.noise, offsets[pop]),
+                n, profile, seed=None, synapse_types=comps[pop], name=f"pop_{pop}",
+                dt=dt, extra_input=_extra_input(comps[pop]),
+                extra_equations=_soma_equations(pop, st.noise, offsets[pop], st.signed_readout),
             )  # fmt: skip
             if self.noise is not None:
                 o[pop].namespace = {**(o[pop].namespace or {}), "soma_noise": self.noise}
@@ -429,12 +467,19 @@ class DendriticCircuit:
 
         one2one = {"i": np.arange(st.n_r), "j": np.arange(st.n_r)}
         for proj, (src_, tgt, comp) in PLASTIC.items():
-            model, on_pre, on_post = _PLASTIC_MODEL, _plastic_on_pre(proj, st.readout_rule), ""
+            signed = proj == "p_r" and st.signed_readout
+            model, on_pre, on_post = (
+                _PLASTIC_MODEL,
+                _plastic_on_pre(proj, st.readout_rule, signed),
+                "",
+            )
             after = ""
             if proj == "in_p" and st.in_p_rule == "post":
                 model, on_pre, on_post = _PLASTIC_MODEL + _TRACE_MODEL, "x_in += 1", _in_p_on_post()
             if proj in _DENDRITE and st.readout_rule == "dendrite":
                 on_pre, after = "", on_pre
+            if signed:  # the negative part's jump, with the positive part's (before Eq. 3)
+                on_pre = "\n".join(filter(None, [_READOUT_NEG, on_pre]))
             o[proj] = dpi_synapses(o[src_], o[tgt], comp, weight=0.0,
                                    connect=_all(o[src_].N, o[tgt].N), model=model,
                                    on_pre=on_pre, on_post=on_post, on_pre_after_jumps=after,
@@ -494,9 +539,12 @@ def chip_values(structure: Structure, profile, seed: int | None, model: ModelPar
         vals = sample_block(profile, "neuron", n, seed, instance=pop) if seed is not None else {}
         for p in NEURON_UNITS:
             out[(pop, p)] = np.asarray(vals.get(p, np.full(n, nominal[p])), float)
-        for comp in COMPARTMENTS[pop]:
+        for comp in compartments(structure)[pop]:
             nom_s = dict(profile.params["synapse"])
-            iw_key = f"{comp}_{pop}" if f"{comp}_{pop}" in model.Iw0 else comp
+            # a signed readout's inhibitory basal synapse has the excitatory one's weight unit
+            # (its own mismatch)
+            base_comp = "bas" if comp in SIGNED_READOUT_COMPARTMENT else comp
+            iw_key = f"{base_comp}_{pop}" if f"{base_comp}_{pop}" in model.Iw0 else base_comp
             iw0 = model.Iw0[iw_key]
             factors = {}
             if seed is not None:

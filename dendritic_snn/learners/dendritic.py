@@ -34,7 +34,8 @@ def structure_for(cfg: dict[str, Any], n_in: int, n_p: int, n_r: int, profile):
     return Structure(n_in=int(n_in), n_p=int(n_p), n_r=int(n_r), n_steps=n_steps,
                      dt=profile.dt, noise=True,
                      in_p_rule=str(cfg.get("in_p_rule", "pre")),
-                     readout_rule=str(cfg.get("readout_rule", "prediction")))  # fmt: skip
+                     readout_rule=str(cfg.get("readout_rule", "prediction")),
+                     signed_readout=bool(cfg.get("signed_readout", False)))  # fmt: skip
 
 
 def build_experiment(cfg: dict[str, Any], n_in: int, n_r: int, profile, seed: int, rng,
@@ -104,14 +105,21 @@ class DendriticLearner(Learner):
         self.w_before = {p: w.copy() for p, w in self.exp.weights.items()}
         nontarget = bool(self.config["teach_nontarget"])
         by_proj = dict.fromkeys(PLASTIC, 0)
-        for pat, c in tqdm(list(zip(data.x, data.y, strict=True)), desc=f"{data.name} train",
-                           disable=not self.setup.progress, unit="pres"):  # fmt: skip
+        lr0 = dict(self.exp.plast.lr)
+        lr_final, n_train = float(self.config.get("lr_final", 1.0)), len(data.x)
+        for n, (pat, c) in enumerate(tqdm(list(zip(data.x, data.y, strict=True)),
+                                          desc=f"{data.name} train", unit="pres",
+                                          disable=not self.setup.progress)):  # fmt: skip
+            # learning-rate schedule: lr0 * lr_final**(n / (N - 1)) (lr_final 1: constant)
+            factor = lr_final ** (n / max(n_train - 1, 1))
+            self.exp.plast.lr = {proj: rate * factor for proj, rate in lr0.items()}
             p = self.exp.present(pat, int(c), learn=True, teach_nontarget=nontarget)
             self.updates.append(sum(p.updates.values()))
             for proj, n_upd in p.updates.items():
                 by_proj[proj] += n_upd
             self.errors.append(p.error_R)
             self.train_events.append(p.events)
+        self.exp.plast.lr = lr0
         target = float(self.config.get("recalibrate_readout_spikes", 0) or 0)
         recalib: list[float] = []
         if target > 0 and data.calibration is not None and len(data.calibration):

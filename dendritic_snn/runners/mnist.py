@@ -101,6 +101,12 @@ SPIKE_FIELDS = {
     "w_pr_sum": "dendritic_w_pr_sum",
     "E_hi_nA": "dendritic_E_hi_nA",
     "E_lo_nA": "dendritic_E_lo_nA",
+    "signed_readout": "dendritic_signed_readout",
+    "w_pr_init": "dendritic_w_pr_init",
+    "recalibrate_readout_spikes": "dendritic_recalibrate_readout_spikes",
+    "readout_rule": "dendritic_readout_rule",
+    "tau_S_R": "dendritic_tau_S_R",
+    "lr_final": "dendritic_lr_final",
 }
 
 
