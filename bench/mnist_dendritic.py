@@ -12,7 +12,7 @@ least squares with signed weights, and least squares with non-negative weights (
 chip's excitatory P -> R synapses allow). Their test accuracies say whether the hidden
 features or the readout limit the learner (scikit-learn, installed with the ``mnist5k`` extra).
 
-    OMP_NUM_THREADS=1 python bench/mnist_dendritic.py --seeds 0 1 2
+    OMP_NUM_THREADS=1 python bench/mnist_dendritic.py --seeds 0 1 2 --jobs 2
 
 Extra task fields with ``--set KEY=VALUE`` (e.g. ``--set dendritic_pyramidal=100``).
 """
@@ -25,6 +25,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import functools  # noqa: E402
+import multiprocessing  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -39,7 +41,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from dendritic_snn import run_task  # noqa: E402
 from dendritic_snn.dendritic.experiment import Experiment  # noqa: E402
 from dendritic_snn.learners.dendritic import DendriticLearner  # noqa: E402
-from dendritic_snn.runners.spec import parse_override  # noqa: E402
+from dendritic_snn.runners.spec import load_task_spec, parse_override  # noqa: E402
 
 TARGET = 0.85
 
@@ -106,10 +108,13 @@ def run_seed(seed: int, overrides: dict) -> dict:
            "first": m["weight_updates_per_presentation_first_third"],
            "last": m["weight_updates_per_presentation_last_third"],
            **readout_ceiling(rec)}  # fmt: skip
-    print(f"seed {seed}: test {m['accuracy']:.2%}; linear readouts of the hidden spike counts: "
-          f"logistic {row['logistic']:.2%}, signed LS {row['signed']:.2%}, non-negative LS "
-          f"{row['nonneg']:.2%} ({row['wall']:.0f} s)", flush=True)  # fmt: skip
     return row
+
+
+def seed_line(row: dict) -> str:
+    return (f"seed {row['seed']}: test {row['accuracy']:.2%}; linear readouts of the hidden "
+            f"spike counts: logistic {row['logistic']:.2%}, signed LS {row['signed']:.2%}, "
+            f"non-negative LS {row['nonneg']:.2%} ({row['wall']:.0f} s)")  # fmt: skip
 
 
 def main() -> None:
@@ -117,18 +122,26 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--test-data-dir", type=Path, default=DEFAULT_TEST_DIR)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes")
     args = parser.parse_args()
     overrides = {"test_data_dir": str(args.test_data_dir),
                  **dict(parse_override(text) for text in args.set)}  # fmt: skip
-    with record(default_name("mnist_dendritic", skip=["--test-data-dir"])):
+    epochs = {**load_task_spec("mnist").config, **overrides}["dendritic_epochs"]
+    with record(default_name("mnist_dendritic", skip=["--test-data-dir", "--jobs"])):
         print("# Dendritic learner on MNIST (mnist5k -> official MNIST test set)\n")
-        rows = [run_seed(seed, overrides) for seed in args.seeds]
+        run = functools.partial(run_seed, overrides=overrides)
+        with multiprocessing.get_context("fork").Pool(max(args.jobs, 1)) as pool:
+            rows = []
+            for row in pool.imap(run, args.seeds):  # in seed order, each as it is done
+                print(seed_line(row), flush=True)
+                rows.append(row)
         acc = np.array([r["accuracy"] for r in rows])
         sd = float(np.std(acc, ddof=1)) if len(acc) > 1 else float("nan")
         fields = ", ".join(args.set) or "task defaults"
         print(
             f"\n`dsnn task mnist --learner dendritic` ({fields}; dynapse_se at its mismatch), "
-            f"{rows[0]['n_train']} training digits, {rows[0]['n_test']} test digits, one pass. "
+            f"{rows[0]['n_train']} training digits, {rows[0]['n_test']} test digits, "
+            f"{epochs} pass(es). "
             f"Mean {acc.mean():.2%} +- {sd:.2%} over seeds {args.seeds} "
             f"(target >= {TARGET:.0%}: {'met' if acc.mean() >= TARGET else 'not met'}).\n"
         )

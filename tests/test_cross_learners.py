@@ -74,7 +74,7 @@ def test_dendritic_runs_on_images(tmp_path):
                    overrides=overrides)  # fmt: skip
     m = res["metrics"]
     assert res["profile"]["name"] == "dynapse_se"
-    assert m["sizes"] == [49, 4, 10] and m["n_train"] == 4 and m["n_test"] == 3
+    assert m["sizes"] == [196, 4, 10] and m["n_train"] == 4 and m["n_test"] == 3
     assert m["weight_updates"] > 0  # the teacher drove plasticity
     assert res["energy"]["per_inference_J"] > 0
     arrays = np.load(tmp_path / "run" / "arrays.npz")

@@ -342,6 +342,46 @@ def test_signed_topdown_compartment(profile, sign, engine):
     assert np.sign(float(_state(sim, res, "P", "I_Ahat")[0])) == sign
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_signed_readout_compartment(profile, sign, engine):
+    """With a signed readout a positive P -> R weight charges the readout's basal DPI, a
+    negative one its inhibitory basal DPI, and the readout's prediction c_B (I_bas - I_bai)
+    takes the weight's sign."""
+    st = Structure(n_in=1, n_p=1, n_r=1, n_steps=300, dt=1e-4, noise=False,
+                   signed_readout=True)  # fmt: skip
+    sim = _make(st, profile, engine)
+    vals = _values(st, profile, {("P", "bas"): 12e-9}, weights={"p_r": np.array([sign * 2.0])})
+    res = sim.run(vals)
+    assert len(res["spikes"]["P"][0]) > 3
+    bas, bai = (float(_state(sim, res, "R", v)[0]) for v in ("Isyn_bas", "Isyn_bai"))
+    io = profile.params["synapse"]["Io"]
+    if sign > 0:
+        assert bas > 100 * io and bai < 10 * io
+    else:
+        assert bai > 100 * io and bas < 10 * io
+    assert np.sign(float(_state(sim, res, "R", "I_pred")[0])) == sign
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_readout_pulled_low_depresses_through_zero_only_if_signed(profile, signed, engine):
+    """Eq. 3 at a readout pulled toward E_lo < 0 depresses the P -> R weight: to its floor
+    0 on the chip's excitatory synapse, below 0 (down to -w_max) with a signed readout."""
+    st = Structure(n_in=1, n_p=1, n_r=1, n_steps=600, dt=1e-4, noise=False,
+                   signed_readout=signed)  # fmt: skip
+    sim = _make(st, profile, engine)
+    model = ModelParams(E_lo=-10e-9)
+    plast = PlasticityParams(lr={"in_p": 0.0, "p_r": 0.5, "p_i": 0.0, "i_p": 0.0})
+    lo = np.zeros((st.n_steps, 1))
+    lo[::11] = 1.0  # ~900 Hz teacher toward E_lo
+    vals = _values(st, profile, {("P", "bas"): 12e-9}, model=model, plast=plast, learn=True,
+                   weights={"p_r": np.array([0.2])}, teach_lo=lo)  # fmt: skip
+    w = float(sim.run(vals)["w"]["p_r"][0])
+    if signed:
+        assert -plast.w_max["p_r"] <= w < -0.1
+    else:
+        assert w == 0.0
+
+
 @pytest.mark.parametrize("i_th, expect_updates", [(0.0, True), (50e-9, False)])
 def test_phi_threshold_gates_hidden_error(profile, i_th, expect_updates, engine):
     """The input -> P rule uses phi(I_S) - phi(I_pred), phi(x) = [x - I_th]_+: a positive
@@ -429,18 +469,25 @@ def test_readout_synaptic_scaling(profile):
     np.testing.assert_array_equal(off.weights["p_r"], before)
 
 
-def test_readout_bias_recalibration_sets_each_readouts_rate(profile):
+@pytest.mark.parametrize("signed", [False, True])
+def test_readout_bias_recalibration_sets_each_readouts_rate(profile, signed):
     """calibrate_readout_bias tunes only each readout's basal weight bias Iw0 (never a
-    weight), one factor per readout, until its mean spike count over the patterns is near
-    the target: from silent readouts (P -> R weights too small to fire them) to about 4."""
+    weight), one factor per readout (on both basal units of a signed readout), until its mean
+    spike count over the patterns is near the target: from silent readouts (P -> R weights
+    too small to fire them) to about 4."""
     from dendritic_snn.data.patterns import make_patterns
     from dendritic_snn.dendritic.experiment import Experiment
     from dendritic_snn.runners.spec import load_task_spec
 
-    st = Structure(n_in=32, n_p=16, n_r=2, n_steps=2500, dt=1e-4, noise=True)
+    st = Structure(n_in=32, n_p=16, n_r=2, n_steps=2500, dt=1e-4, noise=True,
+                   signed_readout=signed)  # fmt: skip
     cfg = {**load_task_spec("pattern_discrimination").config, "w_pr_init": 0.05,
            "w_in_init": 4.0, "sparsity": 0.5}  # fmt: skip
+
     exp = Experiment(NumbaSimulator(st), st, profile, 3, cfg, np.random.default_rng(0))
+    if signed:  # mixed signs, net excitatory: U(-0.01, 0.04)
+        exp.weights["p_r"] = np.abs(exp.weights["p_r"]) - 0.01
+        assert exp.weights["p_r"].min() < 0
     patterns = make_patterns(2, seed=3)
     assert exp._mean_counts(patterns, "R").max() < 1  # silent before
     weights = {k: w.copy() for k, w in exp.weights.items()}
@@ -451,9 +498,22 @@ def test_readout_bias_recalibration_sets_each_readouts_rate(profile):
     for k, w in weights.items():
         np.testing.assert_array_equal(exp.weights[k], w)
     changed = [k for k, v in chip.items() if not np.array_equal(exp.chip[k], v)]
-    assert changed == [("R", "Iw0_bas")]
+    assert changed == [("R", "Iw0_bas")] + ([("R", "Iw0_bai")] if signed else [])
     gain = exp.chip[("R", "Iw0_bas")] / chip[("R", "Iw0_bas")]
     assert np.all(gain > 1) and gain[0] != gain[1]
+    if signed:
+        np.testing.assert_allclose(exp.chip[("R", "Iw0_bai")] / chip[("R", "Iw0_bai")], gain)
+
+
+def test_signed_readout_refuses_weight_sum_scaling(profile):
+    from dendritic_snn.dendritic.experiment import Experiment
+    from dendritic_snn.errors import DsnnError
+    from dendritic_snn.runners.spec import load_task_spec
+
+    st = Structure(n_in=4, n_p=2, n_r=2, n_steps=10, dt=1e-4, signed_readout=True)
+    cfg = {**load_task_spec("pattern_discrimination").config, "w_pr_sum": 4.0}
+    with pytest.raises(DsnnError, match="w_pr_sum"):
+        Experiment(None, st, profile, 0, cfg, np.random.default_rng(0))
 
 
 def test_diverged_simulation_stops_with_one_line():
@@ -550,3 +610,36 @@ def test_input_weight_scaling_holds_sum_and_follows_rate(profile):
     factor = np.clip(np.sqrt(4.5 / (counts + 0.5)), 1 / 1.1, 1.1)
     assert factor[0] == 1.1 and factor[3] == pytest.approx(1 / 1.1) and 1 / 1.1 < factor[4] < 1
     np.testing.assert_allclose(exp.weights["in_p"].reshape(4, 8).sum(axis=0), sums * factor)
+
+
+def test_learning_rate_schedule_falls_geometrically(profile, monkeypatch):
+    """lr_final: every Eq. 3 learning rate is lr0 lr_final**(n/(N - 1)) at training
+    presentation n of N, and lr0 again after training."""
+    from dendritic_snn.data.patterns import make_patterns
+    from dendritic_snn.dendritic.experiment import Experiment, Presentation
+    from dendritic_snn.hardware.energy import EventCounts
+    from dendritic_snn.learners.base import LearnerSetup, TrainingData
+    from dendritic_snn.learners.dendritic import DendriticLearner
+    from dendritic_snn.runners.spec import load_task_spec
+
+    cfg = {**load_task_spec("pattern_discrimination").config, "lr_final": 0.25}
+    setup = LearnerSetup(profile=profile, seed=0, config=cfg, n_inputs=32, n_classes=2)
+    learner = DendriticLearner(setup, simulate=False)
+    seen = []
+    # no simulation: record the learning rates of each presentation, return a fixed outcome
+    fixed = Presentation(np.zeros(2), np.zeros(2), dict.fromkeys(("in_p", "p_r"), 0), 0.0,
+                         EventCounts())  # fmt: skip
+
+    def present(self, pattern, target, learn, **kw):
+        seen.append(dict(self.plast.lr))
+        return fixed
+
+    monkeypatch.setattr(Experiment, "present", present)
+    monkeypatch.setattr(DendriticLearner, "_simulator", lambda self: None)
+    lr0 = dict(learner.exp.plast.lr)
+    pats = make_patterns(2, seed=1)
+    learner.fit(TrainingData(pats * 3, np.array([0, 1] * 3), ["a", "b"], calibration=None))
+    factors = [s["p_r"] / lr0["p_r"] for s in seen]
+    np.testing.assert_allclose(factors, 0.25 ** (np.arange(6) / 5))
+    np.testing.assert_allclose([s["in_p"] / lr0["in_p"] for s in seen], factors)
+    assert learner.exp.plast.lr == lr0

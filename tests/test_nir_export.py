@@ -200,6 +200,30 @@ def test_dendritic_graph_round_trip(tmp_path):
     assert float(back.metadata["profile_params"]["synapse"]["Itau"]) == pytest.approx(1e-11)
 
 
+def test_dendritic_graph_signed_readout_uses_the_inhibitory_synapse():
+    """A signed readout's negative P -> R weight is the jump of its inhibitory basal DPI."""
+    from dendritic_snn.dendritic.network import ModelParams, Structure, chip_values
+    from dendritic_snn.export.nir_export import dendritic_graph
+    from dendritic_snn.hardware.profiles import load_profile
+
+    model = ModelParams()
+    st = Structure(n_in=2, n_p=2, n_r=2, signed_readout=True)
+    chip = chip_values(st, load_profile("dynapse_se"), 3, model)
+    w_pr = np.array([0.5, -0.5, -1.0, 1.0])  # (P, R) presynaptic major
+    graph = dendritic_graph({"in_p": np.ones(4), "p_r": w_pr}, chip, model,
+                            {"IN": 2, "P": 2, "R": 2})  # fmt: skip
+    c_b = model.coupling(model.alpha_B)
+
+    def unit(comp):
+        return chip[("R", f"Iw0_{comp}")] * chip[("R", f"Ith_syn_{comp}")] / chip[
+            ("R", f"Itau_syn_{comp}")] / model.I_ref  # fmt: skip
+
+    w = w_pr.reshape(2, 2)
+    expected = c_b * w * np.where(w < 0, unit("bai")[None, :], unit("bas")[None, :])
+    np.testing.assert_allclose(graph.nodes["p_r"].weight, expected.T)
+    assert not np.allclose(unit("bai"), unit("bas"))  # mismatch: the synapses differ
+
+
 def test_to_nir_graph_rejects_bad_feedback_and_missing_file(tmp_path):
     from dendritic_snn.errors import DsnnError
 

@@ -37,7 +37,9 @@ Graphs (inference path; feed-forward unless ``recurrent=True``):
   :math:`I_{spkthr}/I_{ref}`, ``v_reset`` = :math:`I_{reset}/I_{ref}`, ``w_in = tau_syn``, so the
   affine weight is the per-spike jump of the synaptic current,
   :math:`c_B w_{ij} I_{w0,j} I_{th,j} / (I_{\tau,j} I_{ref})` (DPI linear regime; ``c_B`` is the
-  basal-to-soma coupling), and the bias :math:`I_{const}/(I_{ref}\tau_{syn})`. Not represented:
+  basal-to-soma coupling; a signed readout's negative weights use its inhibitory basal
+  synapse's :math:`I_{w0} I_{th}/I_\tau`, with the excitatory one's ``tau_syn``), and the bias
+  :math:`I_{const}/(I_{ref}\tau_{syn})`. Not represented:
   the somatic low-pass ``tau_S`` between dendrite and DPI soma, the DPI positive feedback,
   adaptation and refractory period, the apical compartments, interneurons and teachers (their
   weights are in ``metadata["training_only"]``).
@@ -317,6 +319,13 @@ def dendritic_graph(
         iw0 = np.asarray(chip[(pop, "Iw0_bas")], np.float64)
         tau_syn = np.asarray(synapse_tau(syn), np.float64)
         jump = c_b * w * (iw0 * syn["Ith"] / syn["Itau"])[None, :] / i_ref
+        if (pop, "Iw0_bai") in chip:  # signed readout: w < 0 through the inhibitory basal DPI
+            unit_bai = (
+                chip[(pop, "Iw0_bai")] * chip[(pop, "Ith_syn_bai")] / chip[(pop, "Itau_syn_bai")]
+            )
+            jump = np.where(
+                w < 0, c_b * w * np.asarray(unit_bai, np.float64)[None, :] / i_ref, jump
+            )
         layers.append((jump.T, neu["Iconst"] / (i_ref * tau_syn)))
         neurons.append(
             nir.CubaLIF(
