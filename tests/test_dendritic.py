@@ -437,6 +437,17 @@ def test_soma_noise_seeded_and_ou_variance(profile, engine):
     assert z.std() == pytest.approx(1.0, rel=0.02)
 
 
+def test_noise_drawn_ahead_is_the_same_noise():
+    """SomaNoiseAhead gives soma_noise's values in any order of requests (in sequence,
+    skipping ahead, two seeds interleaved)."""
+    from dendritic_snn.dendritic.network import SomaNoiseAhead
+
+    st = Structure(n_in=1, n_p=3, n_r=2, n_steps=50, dt=1e-4, noise=True)
+    ahead = SomaNoiseAhead()
+    for seed, n in ((1, 0), (1, 1), (2, 0), (1, 2), (2, 1), (1, 7), (1, 8), (1, 8)):
+        np.testing.assert_array_equal(ahead.get(st, seed, n), soma_noise(st, seed, n))
+
+
 def _scaling_experiment(profile, w_pr_sum, seed=3):
     from dendritic_snn.dendritic.experiment import Experiment
 

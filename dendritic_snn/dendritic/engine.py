@@ -12,6 +12,7 @@ step order are those of the Brian2 circuit; see :mod:`dendritic_snn.dendritic.en
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 
@@ -53,6 +54,7 @@ def n_slots(st: Structure) -> int:
     return max(len(c) for c in compartments(st).values())
 
 
+@functools.lru_cache(maxsize=64)
 def _syn_keys(st: Structure, pop: str) -> list[list[str]]:
     comps = list(compartments(st)[pop])
     comps += [comps[0]] * (n_slots(st) - len(comps))  # unused slots: a copy at rest

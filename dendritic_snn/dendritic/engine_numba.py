@@ -141,7 +141,7 @@ def _run_chip(
         tau_mem_lo[j] = npar[j, _C] * npar[j, _UT] / (kappa * io)
         gain_hi[j] = npar[j, _ITH] / npar[j, _ITAU]
         gain_lo[j] = io / io
-    # synapses flat, index 3 j + c (the unused slots of I rest at their floor: their Euler
+    # synapses flat, index ns j + c (the unused slots rest at their floor: their Euler
     # step adds exactly 0)
     n_syn = ns * n
     sio_f = np.empty(n_syn)

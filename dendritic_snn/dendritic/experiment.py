@@ -31,12 +31,15 @@ from .network import (
     PLASTIC,
     ModelParams,
     PlasticityParams,
+    SomaNoiseAhead,
     Structure,
     chip_values,
     model_values,
     run_values,
-    soma_noise,
 )
+
+#: The soma noise of each presentation, the next one drawn ahead in a helper thread.
+_NOISE = SomaNoiseAhead()
 
 #: Values of the task option ``engine``.
 ENGINES = ("numba", "brian2")
@@ -466,7 +469,7 @@ class Experiment:
         masks = {**self.masks}
         noise = None
         if st.noise and self.model.noise_sigma > 0:
-            noise = soma_noise(st, self.seed, self.n_presented)
+            noise = _NOISE.get(st, self.seed, self.n_presented)
         self.n_presented += 1
         weights = {**self.weights, "th": self.teacher_gain}
         vals = run_values(st, self.chip, consts, weights, masks, stim, hi, lo, noise)

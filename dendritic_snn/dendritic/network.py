@@ -286,6 +286,48 @@ def soma_noise(structure: Structure, seed: int, presentation: int) -> np.ndarray
     return z.reshape(structure.n_steps, n)
 
 
+class SomaNoiseAhead:
+    """:func:`soma_noise` with the next presentation's noise drawn in a helper thread.
+
+    ``get(structure, seed, n)`` returns ``soma_noise(structure, seed, n)`` (the same values)
+    and starts drawing presentation ``n + 1`` of the same seed in the background (the
+    compiled draw releases the GIL), so that on a machine with a free core the draw overlaps
+    the simulation of presentation ``n``. Drawn-ahead arrays not asked for are dropped (at
+    most :attr:`MAX_PENDING` are kept). Safe in threads and in forked processes (each
+    process starts its own helper thread).
+    """
+
+    MAX_PENDING = 64
+
+    def __init__(self) -> None:
+        self._pid: int | None = None
+
+    def _start(self) -> None:
+        import os
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pid != os.getpid():
+            self._lock = threading.Lock()
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="soma-noise")
+            self._pending: dict = {}
+            self._pid = os.getpid()
+
+    def get(self, structure: Structure, seed: int, presentation: int) -> np.ndarray:
+        self._start()
+        key = (structure, int(seed), int(presentation))
+        with self._lock:
+            ahead = self._pending.pop(key, None)
+        z = ahead.result() if ahead is not None else soma_noise(structure, seed, presentation)
+        with self._lock:
+            if len(self._pending) >= self.MAX_PENDING:
+                self._pending.clear()
+            self._pending[key[:2] + (key[2] + 1,)] = self._pool.submit(
+                soma_noise, structure, seed, presentation + 1
+            )
+        return z
+
+
 def _relax(target: str, var: str, rate: str = "1") -> str:
     """Right-hand side whose Euler step is the exact step of ``tau_S dX/dt = rate (target - X)``.
 
