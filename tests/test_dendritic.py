@@ -324,42 +324,42 @@ def test_topdown_signs_balanced():
     assert set(topdown_signs("balanced", 1, 4, rng).ravel()) == {-1.0, 1.0}
 
 
-@pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_signed_topdown_compartment(profile, sign, engine):
-    """A positive top-down weight charges the apical excitatory DPI, a negative one the apical
-    inhibitory DPI, so the apical current I_A,exc - I_A,inh takes the weight's sign."""
-    st, sim = _sim(profile, 300, engine)
-    held = {("R", "bas"): 12e-9}  # the readout fires regularly
-    vals = _values(st, profile, held, weights={"r_p": np.array([sign * 2.0])})
-    res = sim.run(vals)
-    assert len(res["spikes"]["R"][0]) > 3
-    ape, api = (float(_state(sim, res, "P", v)[0]) for v in ("Isyn_ape", "Isyn_api"))
-    io = profile.params["synapse"]["Io"]
-    if sign > 0:
-        assert ape > 100 * io and api < 10 * io
-    else:
-        assert api > 100 * io and ape < 10 * io
-    assert np.sign(float(_state(sim, res, "P", "I_Ahat")[0])) == sign
+#: Signed projections: (structure options, held source current, weight, target population,
+#: its excitatory and inhibitory compartments, the signal that takes the weight's sign).
+SIGNED_PROJECTIONS = {
+    # top-down: the apical current I_A,exc - I_A,inh (the readout fires regularly)
+    "topdown": ({}, ("R", "bas"), "r_p", "P", ("Isyn_ape", "Isyn_api"), "I_Ahat"),
+    # signed readout: the readout's prediction c_B (I_bas - I_bai) (the P neuron fires)
+    "readout": (
+        {"signed_readout": True},
+        ("P", "bas"),
+        "p_r",
+        "R",
+        ("Isyn_bas", "Isyn_bai"),
+        "I_pred",
+    ),
+}
 
 
+@pytest.mark.parametrize("projection", SIGNED_PROJECTIONS)
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_signed_readout_compartment(profile, sign, engine):
-    """With a signed readout a positive P -> R weight charges the readout's basal DPI, a
-    negative one its inhibitory basal DPI, and the readout's prediction c_B (I_bas - I_bai)
-    takes the weight's sign."""
-    st = Structure(n_in=1, n_p=1, n_r=1, n_steps=300, dt=1e-4, noise=False,
-                   signed_readout=True)  # fmt: skip
+def test_signed_weight_charges_the_compartment_of_its_sign(profile, sign, projection, engine):
+    """A positive weight of a signed projection charges the target's excitatory DPI, a
+    negative one its inhibitory DPI, so their difference takes the weight's sign (top-down:
+    apical compartments; signed readout: the readout's two basal compartments)."""
+    options, held, weight, pop, (exc, inh), signal = SIGNED_PROJECTIONS[projection]
+    st = Structure(n_in=1, n_p=1, n_r=1, n_steps=300, dt=1e-4, noise=False, **options)
     sim = _make(st, profile, engine)
-    vals = _values(st, profile, {("P", "bas"): 12e-9}, weights={"p_r": np.array([sign * 2.0])})
+    vals = _values(st, profile, {held: 12e-9}, weights={weight: np.array([sign * 2.0])})
     res = sim.run(vals)
-    assert len(res["spikes"]["P"][0]) > 3
-    bas, bai = (float(_state(sim, res, "R", v)[0]) for v in ("Isyn_bas", "Isyn_bai"))
+    assert len(res["spikes"][held[0]][0]) > 3
+    e, i = (float(_state(sim, res, pop, v)[0]) for v in (exc, inh))
     io = profile.params["synapse"]["Io"]
     if sign > 0:
-        assert bas > 100 * io and bai < 10 * io
+        assert e > 100 * io and i < 10 * io
     else:
-        assert bai > 100 * io and bas < 10 * io
-    assert np.sign(float(_state(sim, res, "R", "I_pred")[0])) == sign
+        assert i > 100 * io and e < 10 * io
+    assert np.sign(float(_state(sim, res, pop, signal)[0])) == sign
 
 
 @pytest.mark.parametrize("signed", [False, True])
