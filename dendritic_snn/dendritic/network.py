@@ -510,12 +510,8 @@ class DendriticCircuit:
         one2one = {"i": np.arange(st.n_r), "j": np.arange(st.n_r)}
         for proj, (src_, tgt, comp) in PLASTIC.items():
             signed = proj == "p_r" and st.signed_readout
-            model, on_pre, on_post = (
-                _PLASTIC_MODEL,
-                _plastic_on_pre(proj, st.readout_rule, signed),
-                "",
-            )
-            after = ""
+            model, on_post, after = _PLASTIC_MODEL, "", ""
+            on_pre = _plastic_on_pre(proj, st.readout_rule, signed)
             if proj == "in_p" and st.in_p_rule == "post":
                 model, on_pre, on_post = _PLASTIC_MODEL + _TRACE_MODEL, "x_in += 1", _in_p_on_post()
             if proj in _DENDRITE and st.readout_rule == "dendrite":
