@@ -95,9 +95,9 @@ def pack(st: Structure, values: dict) -> dict[str, np.ndarray]:
             np.ones(shape) if mask is None else np.asarray(mask, float).reshape(shape)
         )
     out["w_th"] = np.array(v.get(("th", "w"), np.ones(st.n_r)), float).reshape(st.n_r)
-    out["stim"] = np.asarray(values["stim"]).reshape(st.n_steps, st.n_in).astype(np.uint8)
-    out["teach_hi"] = np.asarray(values["teach_hi"]).reshape(st.n_steps, st.n_r).astype(np.uint8)
-    out["teach_lo"] = np.asarray(values["teach_lo"]).reshape(st.n_steps, st.n_r).astype(np.uint8)
+    out["stim"] = np.asarray(values["stim"], np.uint8).reshape(st.n_steps, st.n_in)
+    out["teach_hi"] = np.asarray(values["teach_hi"], np.uint8).reshape(st.n_steps, st.n_r)
+    out["teach_lo"] = np.asarray(values["teach_lo"], np.uint8).reshape(st.n_steps, st.n_r)
     noise = values.get("noise")
     n = st.n_p + 2 * st.n_r
     if noise is None or not st.noise:

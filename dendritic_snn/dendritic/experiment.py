@@ -413,11 +413,11 @@ class Experiment:
         self._scale_sums("p_r", float(target), self.readout_gain)
 
     def stimulus(self, pattern: SpikePattern | None) -> np.ndarray:
-        stim = np.zeros((self.st.n_steps, self.st.n_in))
+        stim = np.zeros((self.st.n_steps, self.st.n_in), np.uint8)
         if pattern is not None and len(pattern):
             k = step_index(pattern.times, self.st.dt)
             ok = k < self.st.n_steps
-            stim[k[ok], pattern.indices[ok]] = 1.0
+            stim[k[ok], pattern.indices[ok]] = 1
         return stim
 
     def _check_finite(self, res: dict) -> None:
@@ -455,13 +455,13 @@ class Experiment:
         :meth:`finish` needs; split from :meth:`present` so that a caller can run the
         presentations of many chips in one batch."""
         st = self.st
-        hi = np.zeros((st.n_steps, st.n_r))
-        lo = np.zeros((st.n_steps, st.n_r))
+        hi = np.zeros((st.n_steps, st.n_r), np.uint8)
+        lo = np.zeros((st.n_steps, st.n_r), np.uint8)
         if target is not None:
-            hi[self._teacher_steps, target] = 1.0
+            hi[self._teacher_steps, target] = 1
             if teach_nontarget:
                 others = [r for r in range(st.n_r) if r != target]
-                lo[np.ix_(self._teacher_steps, others)] = 1.0
+                lo[np.ix_(self._teacher_steps, others)] = 1
         stim = self.stimulus(pattern)
         consts = model_values(self.model, self.plast, learn)
         if st.in_p_rule == "post":

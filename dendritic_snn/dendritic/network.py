@@ -553,7 +553,8 @@ class DendriticCircuit:
         pairs: list = []
         for (obj, var), value in run["vars"].items():
             pairs.append((getattr(o[obj], var), value))
-        pairs.append((self.src, np.hstack([run["stim"], run["teach_hi"], run["teach_lo"]])))
+        events = np.hstack([run["stim"], run["teach_hi"], run["teach_lo"]]).astype(float)
+        pairs.append((self.src, events))
         if self.noise is not None:
             st = self.structure
             noise = run.get("noise")
@@ -634,6 +635,7 @@ def run_values(
 ) -> dict:
     """Everything one presentation needs, as plain arrays (picklable for the worker).
 
+    ``stim``, ``teach_hi``, ``teach_lo``: 0/1 per time step and channel (kept as ``uint8``);
     ``noise``: the N(0, 1) soma noise of :func:`soma_noise` (None: no noise, zeros)."""
     vars_: dict = {**chip, **consts}
     for proj, w in weights.items():
@@ -645,9 +647,9 @@ def run_values(
         noise = np.asarray(noise, float).reshape(structure.n_steps, -1)
     return {
         "vars": vars_,
-        "stim": np.asarray(stim, float).reshape(structure.n_steps, structure.n_in),
-        "teach_hi": np.asarray(teach_hi, float).reshape(shape),
-        "teach_lo": np.asarray(teach_lo, float).reshape(shape),
+        "stim": np.asarray(stim, np.uint8).reshape(structure.n_steps, structure.n_in),
+        "teach_hi": np.asarray(teach_hi, np.uint8).reshape(shape),
+        "teach_lo": np.asarray(teach_lo, np.uint8).reshape(shape),
         "noise": noise,
     }
 
