@@ -103,6 +103,47 @@ def test_resume_continues_exactly(tmp_path):
     assert result.exit_code == 2 and "other training settings" in result.output
 
 
+def test_dendritic_resume_after_interruption_gives_the_uninterrupted_run(tmp_path, monkeypatch):
+    """Checkpoint every 8 presentations; a run stopped at presentation 13 keeps its run
+    directory, and --resume from presentation 8 ends with the uninterrupted run's weights."""
+    from dendritic_snn.dendritic.experiment import Experiment
+
+    data = synthetic_digits(tmp_path / "data", n_train=20, n_test=10)
+    over = {"dataset": "mnist", "data_dir": str(data), "dendritic_pool": 4,
+            "dendritic_pyramidal": 12, "dendritic_epochs": 1, "dendritic_duration": 0.05,
+            "dendritic_calibrate": 4, "dendritic_checkpoint_every": 8}  # fmt: skip
+    kw = dict(learner="dendritic", seed=2, progress=False)
+    full = run_task("mnist", out=tmp_path / "full", overrides=over, **kw)
+    present, calls = Experiment.present, []
+
+    def interrupted(self, *args, **kwargs):
+        if kwargs.get("learn", args[2] if len(args) > 2 else False):
+            calls.append(1)
+            if len(calls) == 13:
+                raise KeyboardInterrupt
+        return present(self, *args, **kwargs)
+
+    monkeypatch.setattr(Experiment, "present", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_task("mnist", out=tmp_path / "part", overrides=over, **kw)
+    monkeypatch.setattr(Experiment, "present", present)
+    assert (tmp_path / "part" / "checkpoint.npz").is_file()
+    resumed = run_task("mnist", out=tmp_path / "part", overrides={**over, "resume": True}, **kw)
+    assert resumed["metrics"]["resumed_from_presentation"] == 8
+    a, b = np.load(tmp_path / "full" / "arrays.npz"), np.load(tmp_path / "part" / "arrays.npz")
+    for key in ("w_in_p_after", "w_p_r_after", "updates_per_presentation", "test_predicted"):
+        np.testing.assert_array_equal(a[key], b[key])
+    for key in ("accuracy", "weight_updates_by_projection", "calibration_mean_P_spikes"):
+        assert resumed["metrics"][key] == full["metrics"][key]
+    assert resumed["energy"] == full["energy"]
+    # a checkpoint from other settings is refused with one line
+    result = CliRunner().invoke(main, ["task", "mnist", "--learner", "dendritic", "--seed", "2",
+                                       "--out", str(tmp_path / "part"), "--resume",
+                                       *sum((["--set", f"{k}={v}"] for k, v in over.items()), []),
+                                       "--set", "dendritic_lr_readout=0.001"])  # fmt: skip
+    assert result.exit_code == 2 and "other training settings" in result.output
+
+
 def test_missing_data_dir_is_one_line(tmp_path):
     result = CliRunner().invoke(
         main,

@@ -11,10 +11,20 @@ unsupervised gain calibrations run on ``TrainingData.calibration`` (or are skipp
 None). Prediction: one presentation without teacher or plasticity; the readout with the most
 spikes wins. Input kind: spike patterns (all of one duration). Hyperparameters: the
 ``pattern_discrimination`` task's model and plasticity fields.
+
+With a run directory and ``checkpoint_every`` > 0, ``checkpoint.npz`` (the chip's learned
+state, the calibration, the training record so far) is written atomically every
+``checkpoint_every`` training presentations; ``resume: true`` continues from it and gives the
+result of an uninterrupted run (every random draw of a presentation is fixed by the seed and
+the presentation's index).
 """
 
 from __future__ import annotations
 
+import json
+import zlib
+from dataclasses import astuple, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -99,26 +109,38 @@ class DendriticLearner(Learner):
         from ..dendritic.network import PLASTIC
 
         self._simulator()
-        calib = {"P": [], "R": []}
-        if data.calibration is not None and len(data.calibration):
-            calib = self.exp.calibrate(list(data.calibration))
-        self.w_before = {p: w.copy() for p, w in self.exp.weights.items()}
+        n_train = len(data.x)
+        path, every = self._checkpoint_path(), int(self.config.get("checkpoint_every") or 0)
+        fp = self._fingerprint(data)
+        start = 0
+        if path is not None and self.config.get("resume") and path.is_file():
+            start, calib, by_proj = self._load_checkpoint(path, fp)
+        else:
+            calib = {"P": [], "R": []}
+            if data.calibration is not None and len(data.calibration):
+                calib = self.exp.calibrate(list(data.calibration))
+            self.w_before = {p: w.copy() for p, w in self.exp.weights.items()}
+            by_proj = dict.fromkeys(PLASTIC, 0)
         nontarget = bool(self.config["teach_nontarget"])
-        by_proj = dict.fromkeys(PLASTIC, 0)
         lr0 = dict(self.exp.plast.lr)
-        lr_final, n_train = float(self.config.get("lr_final", 1.0)), len(data.x)
-        for n, (pat, c) in enumerate(tqdm(list(zip(data.x, data.y, strict=True)),
-                                          desc=f"{data.name} train", unit="pres",
-                                          disable=not self.setup.progress)):  # fmt: skip
+        lr_final = float(self.config.get("lr_final", 1.0))
+        bar = tqdm(total=n_train, initial=start, desc=f"{data.name} train", unit="pres",
+                   disable=not self.setup.progress)  # fmt: skip
+        for n in range(start, n_train):
             # learning-rate schedule: lr0 * lr_final**(n / (N - 1)) (lr_final 1: constant)
             factor = lr_final ** (n / max(n_train - 1, 1))
             self.exp.plast.lr = {proj: rate * factor for proj, rate in lr0.items()}
-            p = self.exp.present(pat, int(c), learn=True, teach_nontarget=nontarget)
+            p = self.exp.present(data.x[n], int(data.y[n]), learn=True, teach_nontarget=nontarget)
             self.updates.append(sum(p.updates.values()))
             for proj, n_upd in p.updates.items():
                 by_proj[proj] += n_upd
             self.errors.append(p.error_R)
             self.train_events.append(p.events)
+            bar.update()
+            if path is not None and every > 0 and (n + 1) % every == 0 and n + 1 < n_train:
+                self.exp.plast.lr = lr0
+                self._save_checkpoint(path, fp, n + 1, calib, by_proj)
+        bar.close()
         self.exp.plast.lr = lr0
         target = float(self.config.get("recalibrate_readout_spikes", 0) or 0)
         recalib: list[float] = []
@@ -126,9 +148,10 @@ class DendriticLearner(Learner):
             recalib = self.exp.calibrate_readout_bias(
                 list(data.calibration), target, int(self.config.get("calibrate_iters", 8))
             )
-        self.examples += len(data.x)
+        self.examples += n_train - start
         st = self.exp.st
         return {
+            "resumed_from_presentation": start,
             **learning_trend(np.asarray(self.updates, float), self.errors),
             "weight_updates_by_projection": by_proj,
             "calibration_mean_P_spikes": calib["P"],
@@ -138,6 +161,60 @@ class DendriticLearner(Learner):
             "sizes": [st.n_in, st.n_p, st.n_r],
             "build_s": self.build_s,
         }
+
+    def _checkpoint_path(self) -> Path | None:
+        from .epochs import CHECKPOINT
+
+        return None if self.setup.out is None else Path(self.setup.out) / CHECKPOINT
+
+    def _fingerprint(self, data: TrainingData) -> str:
+        """What a checkpoint must have been made with: seed, hyperparameters, training data
+        (count and a checksum of the label order)."""
+        from .epochs import fingerprint
+
+        labels = zlib.crc32(np.asarray(data.y, np.int64).tobytes())
+        return fingerprint(self.seed, self.name, {**self.config, "n_train": len(data.x),
+                                                  "labels_crc32": labels})  # fmt: skip
+
+    def _save_checkpoint(self, path: Path, fp: str, done: int, calib: dict, by_proj: dict):
+        from ..results import write_arrays
+
+        meta = {"config": fp, "presented": done, "calibration": calib, "by_projection": by_proj}
+        write_arrays(
+            path, **self.state_dict(), **{f"before.{p}": w for p, w in self.w_before.items()},
+            updates=np.asarray(self.updates, float), errors=np.asarray(self.errors, float),
+            train_events=np.array([astuple(e) for e in self.train_events], float),
+            meta=np.array(json.dumps(meta)),
+        )  # fmt: skip
+
+    def _load_checkpoint(self, path: Path, fp: str) -> tuple[int, dict, dict]:
+        """Restore the state :meth:`_save_checkpoint` wrote; ``(presented, calib, by_proj)``."""
+        from ..errors import DsnnError
+        from ..hardware.energy import EventCounts
+
+        try:
+            with np.load(path) as arrays:
+                meta = json.loads(str(arrays["meta"]))
+                if meta["config"] != fp:
+                    raise DsnnError(
+                        f"{path}: checkpoint was made with other training settings, data or "
+                        "seed; use a new --out directory or the same settings"
+                    )
+                self.load_state_dict(arrays)
+                self.w_before = {key.partition(".")[2]: np.array(arrays[key], float)
+                                 for key in arrays.files if key.startswith("before.")}  # fmt: skip
+                self.updates = arrays["updates"].tolist()
+                self.errors = arrays["errors"].tolist()
+                kinds = [int if f.type == "int" else float for f in fields(EventCounts)]
+                self.train_events = [
+                    EventCounts(*(kind(v) for kind, v in zip(kinds, row, strict=True)))
+                    for row in arrays["train_events"]
+                ]
+        except (OSError, KeyError, ValueError, json.JSONDecodeError) as err:
+            if isinstance(err, DsnnError):
+                raise
+            raise DsnnError(f"{path}: unreadable checkpoint ({err})") from None
+        return int(meta["presented"]), meta["calibration"], meta["by_projection"]
 
     def predict(self, x) -> np.ndarray:
         from tqdm import tqdm

@@ -23,7 +23,8 @@ from .base import TrainingData
 
 CHECKPOINT = "checkpoint.npz"
 #: config keys that do not change what training computes (may differ on resume)
-NOT_TRAINING = ("epochs", "resume", "n_test", "n_eval", "test_data_dir", "data_dir")
+NOT_TRAINING = ("epochs", "resume", "n_test", "n_eval", "test_data_dir", "data_dir",
+                "checkpoint_every")  # fmt: skip
 
 
 def fingerprint(seed: int, learner: str, config: dict[str, Any]) -> str:

@@ -107,6 +107,8 @@ SPIKE_FIELDS = {
     "readout_rule": "dendritic_readout_rule",
     "tau_S_R": "dendritic_tau_S_R",
     "lr_final": "dendritic_lr_final",
+    "checkpoint_every": "dendritic_checkpoint_every",
+    "resume": "resume",
 }
 
 
@@ -193,6 +195,8 @@ def run(ctx: RunContext) -> TaskOutput:
            else "")
         + (f" (resumed at epoch {ev.metrics['resumed_from_epoch']})"
            if ev.metrics.get("resumed_from_epoch") else "")
+        + (f" (resumed at presentation {ev.metrics['resumed_from_presentation']})"
+           if ev.metrics.get("resumed_from_presentation") else "")
         + learner.summary_note()
         + (collapse_hint(ev.accuracy, n_classes, cls.hint_at_chance)
            or unlearned_classes_hint(ev.confusion, train.classes, cls.hint_at_chance))
