@@ -86,7 +86,11 @@ class DendriticLearner(Learner):
             self.config, setup.n_inputs, setup.n_classes, self.profile, self.seed,
             self.rng("network"), simulate,
         )  # fmt: skip
+        from ..dendritic.experiment import learning_trend
+
         self.w_before = {p: w.copy() for p, w in self.exp.weights.items()}
+        #: stop-learning summary of the training (:func:`~.experiment.learning_trend`)
+        self.trend: dict[str, Any] = learning_trend([])
         self.updates: list[float] = []
         self.errors: list[float] = []
         self.train_events: list = []
@@ -150,9 +154,10 @@ class DendriticLearner(Learner):
             )
         self.examples += n_train - start
         st = self.exp.st
+        self.trend = learning_trend(np.asarray(self.updates, float), self.errors)
         return {
             "resumed_from_presentation": start,
-            **learning_trend(np.asarray(self.updates, float), self.errors),
+            **self.trend,
             "weight_updates_by_projection": by_proj,
             "calibration_mean_P_spikes": calib["P"],
             "calibration_mean_R_spikes": calib["R"],
@@ -255,10 +260,9 @@ class DendriticLearner(Learner):
         return LearnerEvents(_mean(self.test_events), _mean(self.train_events))
 
     def summary_note(self) -> str:
-        from ..dendritic.experiment import learning_trend
         from ..runners.verdicts import stop_learning_phrase
 
-        trend = learning_trend(np.asarray(self.updates, float), self.errors)
+        trend = self.trend
         note = "; stop-learning: " + stop_learning_phrase(
             trend["weight_updates_per_presentation_first_third"],
             trend["weight_updates_per_presentation_last_third"],
