@@ -22,6 +22,7 @@ signed readout (negative P -> R weights on the readout's inhibitory basal compar
 from __future__ import annotations
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ from dendritic_snn.dendritic.network import (
     model_values,
     run_values,
 )
-from dendritic_snn.dendritic.simulator import RuntimeSimulator
+from dendritic_snn.dendritic.simulator import RuntimeSimulator, StandaloneSimulator
 from dendritic_snn.errors import DsnnError
 from dendritic_snn.hardware.dpi import imem_steady_state, synapse_tau
 from dendritic_snn.hardware.profiles import load_profile
@@ -147,6 +148,33 @@ def test_engines_agree_on_the_main_job_network():
         for proj in w1:
             np.testing.assert_allclose(w1[proj], w2[proj], rtol=0, atol=1e-9)
     assert sum(c[0].sum() for c, _, _ in runs[0]) > 10
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None, reason="cpp_standalone needs a C++ compiler")
+def test_standalone_worker_agrees_and_leaves_no_lock_files(tmp_path):
+    """The ``cpp_standalone`` worker (``--set engine=brian2``, the default Brian2 backend)
+    gives the engine's spike counts, updates and weights (tolerance as above), and leaves
+    no file lock of its per-run arrays behind (they pile up by thousands and slow every
+    later run)."""
+    profile = load_profile("dynapse_se")
+    cfg = _config("pattern_recognition")
+    st = Structure(n_in=N_IN, n_p=4, n_r=1, n_steps=N_STEPS, dt=profile.dt, noise=True,
+                   in_p_rule="post", readout_rule="prediction")  # fmt: skip
+    sim = StandaloneSimulator(st, profile, build_dir=tmp_path, progress=False)
+    try:
+        ref = _presentations(sim, st, profile, 3, cfg, 1)
+    finally:
+        sim.close()
+    new = _presentations(NumbaSimulator(st), st, profile, 3, cfg, 1)
+    for (c_ref, u_ref, w_ref), (c_new, u_new, w_new) in zip(ref, new, strict=True):
+        for pop in c_ref:
+            np.testing.assert_array_equal(c_new[pop], c_ref[pop], err_msg=pop)
+        assert u_new == u_ref
+        for proj in w_ref:
+            np.testing.assert_allclose(w_new[proj], w_ref[proj], rtol=0, atol=1e-9)
+    assert sum(c["P"].sum() for c, _, _ in ref) > 10
+    assert not list((tmp_path / "static_arrays").glob("*.lock"))
 
 
 def _one_synapse_values(st, profile, weight: float, spike_step: int):
