@@ -82,6 +82,17 @@ def _presentations(sim, st, profile, seed, cfg, n_r):
     return out
 
 
+def _assert_same(ref, new):
+    """Identical spike counts and update counts, weights within 1e-9, per presentation."""
+    for (c_ref, u_ref, w_ref), (c_new, u_new, w_new) in zip(ref, new, strict=True):
+        for pop in c_ref:
+            np.testing.assert_array_equal(c_new[pop], c_ref[pop], err_msg=pop)
+        assert u_new == u_ref
+        for proj in w_ref:
+            np.testing.assert_allclose(w_new[proj], w_ref[proj], rtol=0, atol=1e-9,
+                                       err_msg=proj)  # fmt: skip
+
+
 CASES = [
     ("pattern_discrimination", "dynapse_se", 0, "dendrite", False),
     ("pattern_discrimination", "dynapse_se", 1, "prediction", False),
@@ -101,16 +112,8 @@ def test_engines_agree(task, profile_name, seed, readout_rule, signed):
                    readout_rule=readout_rule, signed_readout=signed)  # fmt: skip
     ref = _presentations(_brian2(st, profile), st, profile, seed, cfg, n_r)
     new = _presentations(NumbaSimulator(st), st, profile, seed, cfg, n_r)
-    active = dict.fromkeys(PLASTIC, 0)
-    for (c_ref, u_ref, w_ref), (c_new, u_new, w_new) in zip(ref, new, strict=True):
-        for pop in c_ref:
-            np.testing.assert_array_equal(c_new[pop], c_ref[pop], err_msg=pop)
-        assert u_new == u_ref
-        for proj in w_ref:
-            np.testing.assert_allclose(w_new[proj], w_ref[proj], rtol=0, atol=1e-9,
-                                       err_msg=proj)  # fmt: skip
-        for proj, n in u_ref.items():
-            active[proj] += n
+    _assert_same(ref, new)
+    active = {proj: sum(u[proj] for _, u, _ in ref) for proj in PLASTIC}
     # the comparison is not vacuous: neurons fire and the plastic projections learn
     assert sum(c["P"].sum() for c, _, _ in ref) > 10
     assert active["p_r"] > 0 and active["p_i"] > 0 and active["in_p"] > 0
@@ -166,13 +169,7 @@ def test_standalone_worker_agrees_and_leaves_no_lock_files(tmp_path):
         ref = _presentations(sim, st, profile, 3, cfg, 1)
     finally:
         sim.close()
-    new = _presentations(NumbaSimulator(st), st, profile, 3, cfg, 1)
-    for (c_ref, u_ref, w_ref), (c_new, u_new, w_new) in zip(ref, new, strict=True):
-        for pop in c_ref:
-            np.testing.assert_array_equal(c_new[pop], c_ref[pop], err_msg=pop)
-        assert u_new == u_ref
-        for proj in w_ref:
-            np.testing.assert_allclose(w_new[proj], w_ref[proj], rtol=0, atol=1e-9)
+    _assert_same(ref, _presentations(NumbaSimulator(st), st, profile, 3, cfg, 1))
     assert sum(c["P"].sum() for c, _, _ in ref) > 10
     assert not list((tmp_path / "static_arrays").glob("*.lock"))
 
