@@ -174,6 +174,28 @@ def test_standalone_worker_agrees_and_leaves_no_lock_files(tmp_path):
     assert not list((tmp_path / "static_arrays").glob("*.lock"))
 
 
+def test_test_presentations_in_threads_equal_one_by_one():
+    """Test presentations whose step loops run in threads give the presentations of the
+    one-by-one loop, in order (spikes, readout currents, event counts)."""
+    profile = load_profile("dynapse_se")
+    cfg = _config("pattern_discrimination")
+    st = Structure(n_in=N_IN, n_p=4, n_r=2, n_steps=N_STEPS, dt=profile.dt, noise=True)
+    pats = make_patterns(5, N_IN, 64, DURATION, seed=7)
+    runs = []
+    for workers in (1, 3):
+        exp = Experiment(NumbaSimulator(st), st, profile, 2, cfg, seeded_rng(2, "net"))
+        exp.present(pats[0], 0, learn=True)
+        runs.append(list(exp.present_without_learning(pats * 2, workers=workers)))
+    assert len(runs[1]) == 10
+    for one, threaded in zip(*runs, strict=True):
+        for pop in ("P", "R", "I"):
+            for a, b in zip(one.spikes[pop], threaded.spikes[pop], strict=True):
+                np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(one.mean_IS_R, threaded.mean_IS_R)
+        assert one.events == threaded.events
+    assert sum(len(p.spikes["P"][0]) for p in runs[0]) > 10
+
+
 def _one_synapse_values(st, profile, weight: float, spike_step: int):
     """A single input spike of weight ``weight`` onto one P neuron's basal DPI synapse."""
     model = ModelParams()

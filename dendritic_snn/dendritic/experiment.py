@@ -17,7 +17,8 @@ Back ends (task option ``engine``, chosen by :func:`make_simulator`):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -446,6 +447,36 @@ class Experiment:
         toward ``E_lo``), with plasticity when ``learn``. Weights learned are kept."""
         vals, extra = self.prepare(pattern, target, learn, teach_nontarget, keep_spikes)
         return self.finish(self.sim.run(vals), extra)
+
+    def present_without_learning(
+        self, patterns: Iterable[SpikePattern], workers: int = 1
+    ) -> Iterator[Presentation]:
+        """:meth:`present` of each pattern in order, without teacher or plasticity, keeping
+        the spikes; the same presentations as one by one.
+
+        On the in-process engine up to ``workers`` step loops run at once in threads (the
+        compiled loop releases the interpreter lock), so a test set uses several cores; the
+        run data are still prepared, and the results taken, in order.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .engine import NumbaSimulator
+
+        if workers <= 1 or not isinstance(self.sim, NumbaSimulator):
+            for pattern in patterns:
+                yield self.present(pattern, None, learn=False, keep_spikes=True)
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="present") as pool:
+            running: deque = deque()
+            for pattern in patterns:
+                vals, extra = self.prepare(pattern, None, learn=False, keep_spikes=True)
+                running.append((pool.submit(self.sim.run, vals), extra))
+                if len(running) >= workers:
+                    future, extra = running.popleft()
+                    yield self.finish(future.result(), extra)
+            while running:
+                future, extra = running.popleft()
+                yield self.finish(future.result(), extra)
 
     def prepare(
         self, pattern: SpikePattern | None, target: int | None, learn: bool,

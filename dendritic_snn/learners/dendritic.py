@@ -22,6 +22,7 @@ the presentation's index).
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from dataclasses import astuple, fields
 from pathlib import Path
@@ -59,6 +60,11 @@ def build_experiment(cfg: dict[str, Any], n_in: int, n_r: int, profile, seed: in
     st = structure_for(cfg, n_in, int(cfg["n_pyramidal"]), n_r, profile)
     sim, build_s = make_simulator(st, profile, cfg) if simulate else (None, 0.0)
     return Experiment(sim, st, profile, seed, cfg, rng), build_s
+
+
+def _cores() -> int:
+    """Test presentations run at once: the cores this process may use (at most 8)."""
+    return min(len(os.sched_getaffinity(0)), 8)
 
 
 def _mean(counts: list):
@@ -229,14 +235,15 @@ class DendriticLearner(Learner):
         self._simulator()
         out = np.zeros(len(x), int)
         duration = self.exp.st.duration
-        for n, pat in enumerate(tqdm(x, desc="test", disable=not self.setup.progress,
-                                     unit="pres")):  # fmt: skip
-            p = self.exp.present(pat, None, learn=False, keep_spikes=True)
+        bar = tqdm(total=len(x), desc="test", disable=not self.setup.progress, unit="pres")
+        for n, p in enumerate(self.exp.present_without_learning(x, workers=_cores())):
+            bar.update()
             out[n] = classify(p)
             self.test_winner_spikes.append(int(p.counts_R.max()))
             self.test_events.append(p.events)
             i, t = p.spikes["R"]
             self.r_spikes.append((i, t + n * duration))
+        bar.close()
         self.examples += len(x)
         return out
 
