@@ -64,7 +64,8 @@ def build_experiment(cfg: dict[str, Any], n_in: int, n_r: int, profile, seed: in
 
 def _cores() -> int:
     """Test presentations run at once: the cores this process may use (at most 8)."""
-    return min(len(os.sched_getaffinity(0)), 8)
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return min(len(usable) if usable else os.cpu_count() or 1, 8)
 
 
 def _mean(counts: list):
@@ -235,15 +236,14 @@ class DendriticLearner(Learner):
         self._simulator()
         out = np.zeros(len(x), int)
         duration = self.exp.st.duration
-        bar = tqdm(total=len(x), desc="test", disable=not self.setup.progress, unit="pres")
-        for n, p in enumerate(self.exp.present_without_learning(x, workers=_cores())):
-            bar.update()
+        presentations = self.exp.present_without_learning(x, workers=_cores())
+        for n, p in enumerate(tqdm(presentations, total=len(x), desc="test",
+                                   disable=not self.setup.progress, unit="pres")):  # fmt: skip
             out[n] = classify(p)
             self.test_winner_spikes.append(int(p.counts_R.max()))
             self.test_events.append(p.events)
             i, t = p.spikes["R"]
             self.r_spikes.append((i, t + n * duration))
-        bar.close()
         self.examples += len(x)
         return out
 
