@@ -466,17 +466,20 @@ class Experiment:
             for pattern in patterns:
                 yield self.present(pattern, None, learn=False, keep_spikes=True)
             return
+
+        def oldest() -> Presentation:
+            future, extra = running.popleft()
+            return self.finish(future.result(), extra)
+
+        running: deque = deque()
         with ThreadPoolExecutor(workers, thread_name_prefix="present") as pool:
-            running: deque = deque()
             for pattern in patterns:
                 vals, extra = self.prepare(pattern, None, learn=False, keep_spikes=True)
                 running.append((pool.submit(self.sim.run, vals), extra))
-                if len(running) >= workers:
-                    future, extra = running.popleft()
-                    yield self.finish(future.result(), extra)
+                if len(running) == workers:
+                    yield oldest()
             while running:
-                future, extra = running.popleft()
-                yield self.finish(future.result(), extra)
+                yield oldest()
 
     def prepare(
         self, pattern: SpikePattern | None, target: int | None, learn: bool,

@@ -112,11 +112,10 @@ def _serve(conn, structure: Structure, raw_profile: dict, build_dir: str) -> Non
             with lock:
                 dev.run(results_directory=results, run_args=args, with_output=False)
                 res = collect(circuit, get)
-                run_files = list(dev.run_args_arrays)
                 dev.delete(code=False, data=True, run_args=True, directory=False)
                 # Brian2 leaves the file lock of every run_args array behind; thousands of
                 # them in static_arrays/ slow every later run (all writes hold ``lock``)
-                for name in run_files:
+                for name in dev.run_args_arrays:
                     Path(dev.project_dir, "static_arrays", name + ".lock").unlink(missing_ok=True)
             conn.send(("ok", res))
         except Exception as err:  # pragma: no cover

@@ -62,12 +62,6 @@ def build_experiment(cfg: dict[str, Any], n_in: int, n_r: int, profile, seed: in
     return Experiment(sim, st, profile, seed, cfg, rng), build_s
 
 
-def _cores() -> int:
-    """Test presentations run at once: the cores this process may use (at most 8)."""
-    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    return min(len(usable) if usable else os.cpu_count() or 1, 8)
-
-
 def _mean(counts: list):
     from ..hardware.energy import EventCounts
 
@@ -236,7 +230,8 @@ class DendriticLearner(Learner):
         self._simulator()
         out = np.zeros(len(x), int)
         duration = self.exp.st.duration
-        presentations = self.exp.present_without_learning(x, workers=_cores())
+        # one step loop per core (at most 8) at once
+        presentations = self.exp.present_without_learning(x, workers=min(os.cpu_count() or 1, 8))
         for n, p in enumerate(tqdm(presentations, total=len(x), desc="test",
                                    disable=not self.setup.progress, unit="pres")):  # fmt: skip
             out[n] = classify(p)
