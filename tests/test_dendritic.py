@@ -623,6 +623,69 @@ def test_input_weight_scaling_holds_sum_and_follows_rate(profile):
     np.testing.assert_allclose(exp.weights["in_p"].reshape(4, 8).sum(axis=0), sums * factor)
 
 
+def _assert_capped_simplex_projection(w0, w, sums, w_max, mask):
+    """The optimality (KKT) conditions of ``w = argmin |w - w0|`` with column sums ``sums``
+    and ``0 <= w <= w_max`` on the mask: one shift ``c`` per column, ``w = w0 - c`` strictly
+    inside the box, ``w0 <= c`` where ``w = 0``, ``w0 - c >= w_max`` where ``w = w_max``."""
+    assert np.all(w[mask == 0] == 0) and np.all((w >= 0) & (w <= w_max))
+    np.testing.assert_allclose(w.sum(axis=0), sums, rtol=1e-9)
+    for j in range(w.shape[1]):
+        on = mask[:, j] > 0
+        inside = on & (w[:, j] > 0) & (w[:, j] < w_max)
+        c = (w0[inside, j] - w[inside, j]).mean()
+        np.testing.assert_allclose(w0[inside, j] - w[inside, j], c, atol=1e-9)
+        assert np.all(w0[on & (w[:, j] == 0), j] <= c + 1e-9)
+        assert np.all(w0[on & (w[:, j] == w_max), j] - c >= w_max - 1e-9)
+
+
+def test_subtractive_normalisation_projects_onto_the_capped_sum():
+    """subtract_to_sums is the Euclidean projection onto {sum = S, 0 <= w <= w_max} (every
+    weight shifted by the same amount, then clipped): the small weights are pruned, unlike
+    the multiplicative scaling, which keeps every ratio; an unreachable sum gives w_max."""
+    from dendritic_snn.dendritic.scaling import scale_to_sums, subtract_to_sums
+
+    rng = np.random.default_rng(4)
+    w0 = rng.exponential(1.0, (32, 6))
+    mask = (rng.random((32, 6)) > 0.2).astype(float)
+    w0 *= mask
+    sums = np.array([2.0, 5.0, 9.0, 20.0, 40.0, 0.5])
+    w = subtract_to_sums(w0, sums, 3.0, mask)
+    _assert_capped_simplex_projection(w0, w, sums, 3.0, mask)
+    assert np.sum(w == 0) > np.sum(w0 == 0)  # pruned
+    wm = scale_to_sums(w0, sums, 100.0)
+    np.testing.assert_allclose(wm / wm.sum(axis=0), w0 / w0.sum(axis=0))
+    full = subtract_to_sums(w0, np.full(6, 1e3), 3.0, mask)
+    np.testing.assert_array_equal(full, 3.0 * mask)
+
+
+def test_input_weight_scaling_subtractive(profile):
+    """in_p_norm: subtractive holds each P neuron's input-weight sum by the projection."""
+    exp = _scaling_experiment(profile, 0)
+    exp.cfg.update(in_p_scaling=True, in_p_norm="subtractive")
+    sums = exp.input_weight_sums.copy()
+    w0 = (exp.weights["in_p"].reshape(4, 8) * np.linspace(0.5, 2.0, 8)[None, :]).copy()
+    exp.weights["in_p"] = w0.ravel()
+    exp.scale_input_weights(np.zeros(8))
+    w = exp.weights["in_p"].reshape(4, 8)
+    _assert_capped_simplex_projection(w0, w, sums, exp.plast.w_max["in_p"],
+                                      exp.masks["in_p"].reshape(4, 8))  # fmt: skip
+
+
+def test_topdown_only_with_teacher(profile):
+    """topdown_only_with_teacher: the top-down R -> P weights are 0 without a teacher and
+    the learned values with one."""
+    exp = _scaling_experiment(profile, 0)
+    w_rp = exp.weights["r_p"].copy()
+    assert np.any(w_rp != 0)
+    for gate in (False, True):
+        exp.cfg["topdown_only_with_teacher"] = gate
+        untaught = exp.prepare(None, None, learn=False)[0]["vars"][("r_p", "w")]
+        taught = exp.prepare(None, 0, learn=True)[0]["vars"][("r_p", "w")]
+        np.testing.assert_array_equal(taught, w_rp)
+        np.testing.assert_array_equal(untaught, 0 * w_rp if gate else w_rp)
+    np.testing.assert_array_equal(exp.weights["r_p"], w_rp)
+
+
 def test_learning_rate_schedule_falls_geometrically(profile, monkeypatch):
     """lr_final: every Eq. 3 learning rate is lr0 lr_final**(n/(N - 1)) at training
     presentation n of N, and lr0 again after training."""

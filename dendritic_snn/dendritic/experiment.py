@@ -38,6 +38,7 @@ from .network import (
     model_values,
     run_values,
 )
+from .scaling import scale_to_sums, subtract_to_sums
 
 #: The soma noise of each presentation, the next one drawn ahead in a helper thread.
 _NOISE = SomaNoiseAhead()
@@ -203,10 +204,11 @@ class Experiment:
         """Synaptic scaling of the input -> P weights (task option ``in_p_scaling``).
 
         After every learning presentation each pyramidal neuron's input weights are scaled
-        so that their sum is :attr:`input_weight_sums` (set by :meth:`calibrate_hidden`), then
-        clipped to ``[0, w_max]``: the total basal drive is held, so Eq. 3 can only move
-        weight between the inputs (with the ``"post"`` rule, onto the inputs that coincide
-        before the neuron's spikes). With ``in_p_rate_target`` = n* > 0 the held sum itself
+        so that their sum is :attr:`input_weight_sums` (set by :meth:`calibrate_hidden`)
+        within ``[0, w_max]``, multiplicatively or subtractively (task option ``in_p_norm``;
+        :mod:`~dendritic_snn.dendritic.scaling`): the total basal drive is held, so Eq. 3 can
+        only move weight between the inputs (with the ``"post"`` rule, onto the inputs that
+        coincide before the neuron's spikes). With ``in_p_rate_target`` = n* > 0 the held sum itself
         follows the neuron's spike count n in the presentation (``counts``),
 
         .. math:: S \\leftarrow S\\,\\mathrm{clip}\\left(\\sqrt{(n^* + 1/2)/(n + 1/2)},
@@ -223,16 +225,21 @@ class Experiment:
         if target > 0:
             step = np.sqrt((target + 0.5) / (np.asarray(counts, float) + 0.5))
             self.input_weight_sums = self.input_weight_sums * np.clip(step, 1 / 1.1, 1.1)
-        self._scale_sums("in_p", self.input_weight_sums)
+        norm = self.cfg.get("in_p_norm", "multiplicative")
+        if norm == "multiplicative":
+            self._scale_sums("in_p", self.input_weight_sums)
+        elif norm == "subtractive":
+            w = self.weights["in_p"].reshape(self.shape["in_p"])
+            self.weights["in_p"] = subtract_to_sums(
+                w, self.input_weight_sums, self.plast.w_max["in_p"], self.masks["in_p"]
+            ).ravel()
+        else:
+            raise DsnnError(f"in_p_norm must be multiplicative or subtractive, not {norm!r}")
 
     def _scale_sums(self, proj: str, sums: np.ndarray, gain: np.ndarray | float = 1.0) -> None:
-        """Scale each postsynaptic neuron's weights of ``proj`` so that their sum times
-        ``gain`` is ``sums`` (a neuron with no weight is left alone), then clip to
-        ``[0, w_max]``."""
+        """:func:`~.scaling.scale_to_sums` of the weights of ``proj``."""
         w = self.weights[proj].reshape(self.shape[proj])
-        total = w.sum(axis=0) * gain
-        factor = np.where(total > 0, sums / np.where(total > 0, total, 1.0), 1.0)
-        self.weights[proj] = np.clip(w * factor[None, :], 0, self.plast.w_max[proj]).ravel()
+        self.weights[proj] = scale_to_sums(w, sums, self.plast.w_max[proj], gain).ravel()
 
     def calibrate(self, patterns: list) -> dict[str, list[float]]:
         """The unsupervised calibrations the config asks for, on unlabelled ``patterns``.
@@ -487,7 +494,13 @@ class Experiment:
     ) -> tuple[dict, dict]:  # fmt: skip
         """The run data of one presentation (:func:`~.network.run_values`) and what
         :meth:`finish` needs; split from :meth:`present` so that a caller can run the
-        presentations of many chips in one batch."""
+        presentations of many chips in one batch.
+
+        With the task option ``topdown_only_with_teacher`` the top-down R -> P weights are 0
+        in presentations without a teacher: the self-predicting state of Sacramento et al.
+        2018, in which the interneurons cancel the top-down input exactly unless a teacher
+        nudges the readout, taken as ideal.
+        """
         st = self.st
         hi = np.zeros((st.n_steps, st.n_r), np.uint8)
         lo = np.zeros((st.n_steps, st.n_r), np.uint8)
@@ -506,6 +519,8 @@ class Experiment:
             noise = _NOISE.get(st, self.seed, self.n_presented)
         self.n_presented += 1
         weights = {**self.weights, "th": self.teacher_gain}
+        if target is None and self.cfg.get("topdown_only_with_teacher"):
+            weights["r_p"] = np.zeros_like(weights["r_p"])
         vals = run_values(st, self.chip, consts, weights, masks, stim, hi, lo, noise)
         extra = {"stim": stim, "hi": hi, "lo": lo, "learn": learn, "keep_spikes": keep_spikes}
         return vals, extra

@@ -1,14 +1,17 @@
 """``dsnn task pattern_recognition``: Cartiglia et al. 2020 Fig. 3/4 on DPI circuits.
 
-Phases (one readout, 2 pyramidal neurons, 1 interneuron): ``before`` (pattern, no teacher, no
-plasticity), ``train`` (pattern with the 900 Hz teacher, plasticity on), ``after`` (pattern,
-no teacher), ``pause`` (silence), ``deviant`` (a new pattern with identical statistics).
-Before the ``before`` phase the chip is tuned without labels on the trained pattern (hidden
-gains, teacher and top-down gains, as the config asks); between ``train`` and ``after`` the
-hidden gain calibration runs again (``recalibrate_after_training``, homeostasis), so the
-pyramidal neurons fire as often to the trained pattern as before training and only the learned
-distribution of their input weights (Eq. 3 at their spikes, ``in_p_rule: post``) can make
-them prefer it to the deviant.
+Phases (one readout and one interneuron; the paper has 2 pyramidal neurons, the default 8):
+``before`` (pattern, no teacher, no plasticity), ``train`` (pattern with the 900 Hz teacher,
+plasticity on), ``after`` (pattern, no teacher), ``pause`` (silence), ``deviant`` (a new
+pattern with identical statistics). Before the ``before`` phase the chip is tuned without
+labels on the trained pattern (hidden gains, teacher and top-down gains, as the config asks);
+between ``train`` and ``after`` the hidden gain calibration runs again
+(``recalibrate_after_training``, homeostasis), so the pyramidal neurons fire as often to the
+trained pattern as before training and only the learned distribution of their input weights
+(Eq. 3 at their spikes, ``in_p_rule: post``) can make them prefer it to the deviant; then the
+readout's bias is tuned to ``recalibrate_readout_spikes`` on the trained pattern. With
+``topdown_only_with_teacher`` the readout's top-down feedback reaches the pyramidal neurons
+only in the ``train`` phase (and the teacher-driven calibrations).
 The readout "calcium" is its spike train low-pass filtered with 200 ms;
 ``L = mean calcium(after) / mean calcium(before)``, ``D = mean calcium(after) /
 mean calcium(deviant)``, computed from the readout spikes inside each phase (no carry-over of
@@ -60,12 +63,19 @@ def run(ctx: RunContext) -> TaskOutput:
     errors, events_train, events_test = [], [], []
     by_proj: dict[str, list[int]] = {proj: [] for proj in PLASTIC}
     recalib: list[float] = []
+    recalib_r: list[float] = []
     for n, (phase, pat) in enumerate(tqdm(schedule, desc="present", disable=not ctx.progress,
                                           unit="pres")):  # fmt: skip
-        if phase == "after" and schedule[n - 1][0] == "train" and cfg["recalibrate_after_training"]:
-            # homeostasis: the same unsupervised gain search on the trained pattern
-            recalib = exp.calibrate_hidden([trained], float(cfg["calibrate_spikes"]),
-                                           int(cfg["calibrate_iters"]))  # fmt: skip
+        if phase == "after" and schedule[n - 1][0] == "train":
+            # homeostasis after training, unsupervised on the trained pattern: the hidden
+            # gains as before training, then the readout's bias
+            if cfg["recalibrate_after_training"]:
+                recalib = exp.calibrate_hidden([trained], float(cfg["calibrate_spikes"]),
+                                               int(cfg["calibrate_iters"]))  # fmt: skip
+            if cfg["recalibrate_readout_spikes"]:
+                recalib_r = exp.calibrate_readout_bias([trained],
+                                                       float(cfg["recalibrate_readout_spikes"]),
+                                                       int(cfg["calibrate_iters"]))  # fmt: skip
         if pat is not None and cfg["jitter"] + cfg["deletion"] > 0 and phase != "train":
             pat = perturb(pat, rng, cfg["jitter"], cfg["deletion"])
         learn = phase == "train"
@@ -147,6 +157,7 @@ def run(ctx: RunContext) -> TaskOutput:
         },
         "calibration_mean_P_spikes": calib["P"],
         "recalibration_mean_P_spikes": recalib,
+        "readout_recalibration_spikes": recalib_r,
         "topdown_calibration_mean_P_spikes": calib.get("topdown", []),
         "teacher_calibration_R_spikes": calib.get("teacher", []),
         "biological_time_s": t_end,
