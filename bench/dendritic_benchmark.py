@@ -157,6 +157,8 @@ REC_VARIANTS = {
     "top-down also without the teacher": {"topdown_only_with_teacher": False},
     "no readout bias recalibration": {"recalibrate_readout_spikes": 0.0},
     "no input -> P learning": {"lr_in_p": 0.0},
+    "no P -> R learning": {"lr_p_r": 0.0},
+    "no learning at all": {"lr_in_p": 0.0, "lr_p_r": 0.0, "lr_p_i": 0.0},
     "`paper` preset": {"preset": "paper"},
     "previous defaults (2 P, multiplicative, ceilings 12 / 10, top-down always, no readout "
     "recalibration)": {
