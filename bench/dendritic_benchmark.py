@@ -156,6 +156,11 @@ REC_VARIANTS = {
     "input weight ceiling 12": {"w_max_in_p": 12.0},
     "top-down also without the teacher": {"topdown_only_with_teacher": False},
     "no readout bias recalibration": {"recalibrate_readout_spikes": 0.0},
+    "readout bias tuned on background patterns before and after training (5 spikes; L a "
+    "learned increase)": {
+        "recalibrate_readout_on": "background",
+        "recalibrate_readout_spikes": 5.0,
+    },
     "no input -> P learning": {"lr_in_p": 0.0},
     "no P -> R learning": {"lr_p_r": 0.0},
     "no learning at all": {"lr_in_p": 0.0, "lr_p_r": 0.0, "lr_p_i": 0.0},

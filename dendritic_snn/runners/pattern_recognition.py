@@ -9,7 +9,10 @@ between ``train`` and ``after`` the hidden gain calibration runs again
 (``recalibrate_after_training``, homeostasis), so the pyramidal neurons fire as often to the
 trained pattern as before training and only the learned distribution of their input weights
 (Eq. 3 at their spikes, ``in_p_rule: post``) can make them prefer it to the deviant; then the
-readout's bias is tuned to ``recalibrate_readout_spikes`` on the trained pattern. With
+readout's bias is tuned to ``recalibrate_readout_spikes`` on the trained pattern (then ``L``
+is that set point against the untrained readout), or with ``recalibrate_readout_on:
+background`` before and after training on fresh patterns with the same statistics (then ``L``
+is a learned increase). With
 ``topdown_only_with_teacher`` the readout's top-down feedback reaches the pyramidal neurons
 only in the ``train`` phase (and the teacher-driven calibrations).
 The readout "calcium" is its spike train low-pass filtered with 200 ms;
@@ -52,6 +55,17 @@ def run(ctx: RunContext) -> TaskOutput:
     if cfg["calibrate_topdown"]:
         calib["topdown"] = exp.calibrate_topdown(trained, 0, float(cfg["calibrate_topdown"]),
                                                  int(cfg["calibrate_iters"]))  # fmt: skip
+    # the patterns the readout's bias is tuned on: the trained one, or fresh background
+    # patterns with the same statistics (neither trained nor the deviant), before training too
+    readout_patterns = [trained]
+    if cfg["recalibrate_readout_on"] == "background":
+        bseed = int(ctx.rng("background").integers(2**31))
+        readout_patterns = make_patterns(4, cfg["n_channels"], cfg["n_spikes"], cfg["duration"],
+                                         seed=bseed)  # fmt: skip
+        if cfg["recalibrate_readout_spikes"]:
+            calib["readout"] = exp.calibrate_readout_bias(
+                readout_patterns, float(cfg["recalibrate_readout_spikes"]),
+                int(cfg["calibrate_iters"]))  # fmt: skip
     w_before = {p: w.copy() for p, w in exp.weights.items()}
     n_ph, n_tr, n_pause = (int(cfg[k]) for k in ("phase_presentations", "train_presentations",
                                                   "pause_presentations"))  # fmt: skip
@@ -73,7 +87,7 @@ def run(ctx: RunContext) -> TaskOutput:
                 recalib = exp.calibrate_hidden([trained], float(cfg["calibrate_spikes"]),
                                                int(cfg["calibrate_iters"]))  # fmt: skip
             if cfg["recalibrate_readout_spikes"]:
-                recalib_r = exp.calibrate_readout_bias([trained],
+                recalib_r = exp.calibrate_readout_bias(readout_patterns,
                                                        float(cfg["recalibrate_readout_spikes"]),
                                                        int(cfg["calibrate_iters"]))  # fmt: skip
         if pat is not None and cfg["jitter"] + cfg["deletion"] > 0 and phase != "train":
@@ -157,6 +171,7 @@ def run(ctx: RunContext) -> TaskOutput:
         },
         "calibration_mean_P_spikes": calib["P"],
         "recalibration_mean_P_spikes": recalib,
+        "readout_calibration_spikes": calib.get("readout", []),
         "readout_recalibration_spikes": recalib_r,
         "topdown_calibration_mean_P_spikes": calib.get("topdown", []),
         "teacher_calibration_R_spikes": calib.get("teacher", []),
