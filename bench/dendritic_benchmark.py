@@ -45,6 +45,7 @@ import numpy as np
 
 from dendritic_snn.errors import DsnnError
 from dendritic_snn.runners.api import run_task
+from dendritic_snn.runners.pattern_recognition import recognised
 
 try:
     from bench._results import record
@@ -175,11 +176,6 @@ REC_VARIANTS = {
         "recalibrate_readout_spikes": 0.0,
     },  # fmt: skip
 }
-
-
-def recognised(m) -> bool:
-    """The pattern recognition criterion: L, D > 1.5 and >= 5 readout spikes after training."""
-    return m["L"] > 1.5 and m["D"] > 1.5 and m["readout_spikes_after"] >= 5
 
 
 def rec_ablation(seeds):

@@ -225,16 +225,13 @@ class Experiment:
         if target > 0:
             step = np.sqrt((target + 0.5) / (np.asarray(counts, float) + 0.5))
             self.input_weight_sums = self.input_weight_sums * np.clip(step, 1 / 1.1, 1.1)
-        norm = self.cfg.get("in_p_norm", "multiplicative")
-        if norm == "multiplicative":
-            self._scale_sums("in_p", self.input_weight_sums)
-        elif norm == "subtractive":
+        if self.cfg.get("in_p_norm", "multiplicative") == "subtractive":
             w = self.weights["in_p"].reshape(self.shape["in_p"])
             self.weights["in_p"] = subtract_to_sums(
                 w, self.input_weight_sums, self.plast.w_max["in_p"], self.masks["in_p"]
             ).ravel()
         else:
-            raise DsnnError(f"in_p_norm must be multiplicative or subtractive, not {norm!r}")
+            self._scale_sums("in_p", self.input_weight_sums)
 
     def _scale_sums(self, proj: str, sums: np.ndarray, gain: np.ndarray | float = 1.0) -> None:
         """:func:`~.scaling.scale_to_sums` of the weights of ``proj``."""
