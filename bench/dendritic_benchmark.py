@@ -153,6 +153,7 @@ def rec(seeds, note="", **overrides):
 REC_VARIANTS = {
     "defaults": {},
     "2 pyramidal neurons (the paper)": {"n_pyramidal": 2},
+    "teacher raises hidden spikes x2 (top-down gain calibration)": {"calibrate_topdown": 2.0},
     "multiplicative input-weight scaling": {"in_p_norm": "multiplicative"},
     "input weight ceiling 12": {"w_max_in_p": 12.0},
     "top-down also without the teacher": {"topdown_only_with_teacher": False},
@@ -167,13 +168,14 @@ REC_VARIANTS = {
     "no learning at all": {"lr_in_p": 0.0, "lr_p_r": 0.0, "lr_p_i": 0.0},
     "`paper` preset": {"preset": "paper"},
     "previous defaults (2 P, multiplicative, ceilings 12 / 10, top-down always, no readout "
-    "recalibration)": {
+    "recalibration, top-down gain x2)": {
         "n_pyramidal": 2,
         "in_p_norm": "multiplicative",
         "w_max_in_p": 12.0,
         "w_max_p_r": 10.0,
         "topdown_only_with_teacher": False,
         "recalibrate_readout_spikes": 0.0,
+        "calibrate_topdown": 2.0,
     },  # fmt: skip
 }
 

@@ -500,6 +500,35 @@ def test_readout_synaptic_scaling(profile):
     np.testing.assert_array_equal(off.weights["p_r"], before)
 
 
+def test_topdown_calibration_sets_each_hidden_neurons_teacher_ratio(profile):
+    """calibrate_topdown scales only the fixed R -> P weights, one factor per pyramidal
+    neuron, until the teacher raises each neuron's spike count on the pattern to ``ratio``
+    times the layer's mean count without the teacher."""
+    from dendritic_snn.data.patterns import make_patterns
+    from dendritic_snn.dendritic.experiment import Experiment
+    from dendritic_snn.runners.spec import load_task_spec
+
+    st = Structure(n_in=32, n_p=8, n_r=1, n_steps=2500, dt=1e-4, noise=True)
+    cfg = load_task_spec("pattern_recognition").config
+    exp = Experiment(NumbaSimulator(st), st, profile, 3, cfg, np.random.default_rng(0))
+    pattern = make_patterns(1, seed=3)[0]
+    exp.calibrate([pattern])
+    exp.calibrate_teacher(pattern, 0, 100.0, 10)
+    w_before = exp.weights["r_p"].reshape(1, 8).copy()
+    others = {k: w.copy() for k, w in exp.weights.items() if k != "r_p"}
+    base = exp._mean_counts([pattern], "P")
+    untuned = exp._mean_counts([pattern], "P", 0)
+    exp.calibrate_topdown(pattern, 0, 3.0, iters=12)
+    goal = 3.0 * max(base.mean(), 1.0)
+    taught = exp._mean_counts([pattern], "P", 0)
+    assert np.abs(untuned - goal).mean() > 2 * np.abs(taught - goal).mean()
+    np.testing.assert_allclose(taught, goal, atol=0.25 * goal)
+    gain = exp.weights["r_p"].reshape(1, 8) / w_before
+    assert len(np.unique(np.round(gain, 9))) > 1  # a factor per neuron
+    for k, w in others.items():
+        np.testing.assert_array_equal(exp.weights[k], w)
+
+
 @pytest.mark.parametrize("signed", [False, True])
 def test_readout_bias_recalibration_sets_each_readouts_rate(profile, signed):
     """calibrate_readout_bias tunes only each readout's basal weight bias Iw0 (never a
