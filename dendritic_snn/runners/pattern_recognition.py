@@ -12,9 +12,9 @@ trained pattern as before training and only the learned distribution of their in
 readout's bias is tuned to ``recalibrate_readout_spikes`` on the trained pattern (then ``L``
 is that set point against the untrained readout), or with ``recalibrate_readout_on:
 background`` before and after training on fresh patterns with the same statistics (then ``L``
-is a learned increase). With
-``topdown_only_with_teacher`` the readout's top-down feedback reaches the pyramidal neurons
-only in the ``train`` phase (and the teacher-driven calibrations).
+is a learned increase). With ``topdown_only_with_teacher`` the readout's top-down feedback
+reaches the pyramidal neurons only in the ``train`` phase (and the teacher-driven
+calibrations).
 The readout "calcium" is its spike train low-pass filtered with 200 ms;
 ``L = mean calcium(after) / mean calcium(before)``, ``D = mean calcium(after) /
 mean calcium(deviant)``, computed from the readout spikes inside each phase (no carry-over of
@@ -68,19 +68,21 @@ def run(ctx: RunContext) -> TaskOutput:
                                                  int(cfg["calibrate_iters"]))  # fmt: skip
     # the patterns the readout's bias is tuned on: the trained one, or fresh background
     # patterns with the same statistics (neither trained nor the deviant), before training too
-    readout_patterns = [trained]
+    background = cfg["recalibrate_readout_on"] == "background"
+    if background:
+        bseed = int(ctx.rng("background").integers(2**31))
+        readout_patterns = make_patterns(4, cfg["n_channels"], cfg["n_spikes"], cfg["duration"],
+                                         seed=bseed)  # fmt: skip
+    else:
+        readout_patterns = [trained]
 
     def tune_readout_bias() -> list[float]:
         return exp.calibrate_readout_bias(readout_patterns,
                                           float(cfg["recalibrate_readout_spikes"]),
                                           int(cfg["calibrate_iters"]))  # fmt: skip
 
-    if cfg["recalibrate_readout_on"] == "background":
-        bseed = int(ctx.rng("background").integers(2**31))
-        readout_patterns = make_patterns(4, cfg["n_channels"], cfg["n_spikes"], cfg["duration"],
-                                         seed=bseed)  # fmt: skip
-        if cfg["recalibrate_readout_spikes"]:
-            calib["readout"] = tune_readout_bias()
+    if background and cfg["recalibrate_readout_spikes"]:
+        calib["readout"] = tune_readout_bias()
     w_before = {p: w.copy() for p, w in exp.weights.items()}
     n_ph, n_tr, n_pause = (int(cfg[k]) for k in ("phase_presentations", "train_presentations",
                                                   "pause_presentations"))  # fmt: skip
