@@ -37,7 +37,8 @@ per-parameter arrays (somata; the ``Ia`` exponents, then libm's ``exp`` only whe
 counts; ``Imem``; ``Iahp``; the ``3 n`` (or ``4 n``) synapse slots, flat) that the compiler
 vectorizes: the same IEEE operations in the same order per neuron (no fast-math, no FMA
 contraction), so the doubles are those of a plain per-neuron loop. Loop invariants (time
-constants, gain ratios) are evaluated once per call as the same expressions. Divisions
+constants, gain ratios) are evaluated once per call, in NumPy before the compiled loop
+(:func:`chip_invariants`: a smaller function to compile), as the same expressions. Divisions
 follow NumPy's error model (a division by zero gives inf/NaN, which
 :meth:`~dendritic_snn.dendritic.experiment.Experiment.finish` reports as a diverged run,
 instead of raising inside the loop).
@@ -65,6 +66,9 @@ _S_IO, _S_UT, _S_KN, _S_KP, _S_C, _S_ITAU, _S_ITH, _S_IW0 = range(8)
 # plastic projections (rows of the plasticity table) and its columns
 _IN_P, _P_R, _P_I, _I_P = range(4)
 _LR, _THETA, _WMAX = range(3)
+# rows of the loop invariants (chip_invariants): per neuron, per synapse slot
+_TAU_AHP, _TAU_MEM_HI, _TAU_MEM_LO, _GAIN_HI, _GAIN_LO, _RELAX, _NOISE_GAIN = range(7)
+_SIO, _SITH, _SITAU, _S_TAU_HI, _S_TAU_LO = range(5)
 
 
 @njit(cache=True, nogil=True)
@@ -101,8 +105,8 @@ def _clip(value, lo, hi):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _run_chip(
-    npar, spar, cst, plast, n_p, n_r, dt, post_rule, dendrite_error, signed,
-    w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
+    npar, npt, n_ref, ninv, spar, sinv, cst, plast, n_p, n_r, dt, post_rule, dendrite_error,
+    signed, w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
     m_in_p, m_p_r, m_p_i, m_i_p,
     stim, teach_hi, teach_lo, noise, rec_every,
     imem, iahp, isyn, i_s, i_pred, i_ahat,
@@ -114,66 +118,23 @@ def _run_chip(
     n_steps = stim.shape[0]
     r0 = n_p
     i0 = n_p + n_r
-    # ---- loop invariants, one contiguous array per parameter (vectorizable loops below);
-    # each is the expression the step would evaluate, so the doubles are the same
-    io_v = npar[:, _IO].copy()
-    ith_v = npar[:, _ITH].copy()
-    itau_v = npar[:, _ITAU].copy()
-    ispk_v = npar[:, _ISPK].copy()
-    iconst_v = npar[:, _ICONST].copy()
-    ishunt_v = npar[:, _ISHUNT].copy()
-    ith_ahp_v = npar[:, _ITH_AHP].copy()
-    iath_v = npar[:, _IATH].copy()
-    ianorm_v = npar[:, _IANORM].copy()
-    iagain_v = npar[:, _IAGAIN].copy()
-    n_ref = np.empty(n, np.int64)
-    tau_ahp = np.empty(n)
-    tau_mem_hi = np.empty(n)  # C Ut / (kappa Itau): Imem above Io
-    tau_mem_lo = np.empty(n)  # C Ut / (kappa Io): at or below Io
-    gain_hi = np.empty(n)  # Ith / Itau
-    gain_lo = np.empty(n)  # Io / Io
-    for j in range(n):
-        io = npar[j, _IO]
-        kappa = (npar[j, _KN] + npar[j, _KP]) / 2
-        tau_ahp[j] = npar[j, _C_AHP] * npar[j, _UT] / (kappa * npar[j, _ITAU_AHP])
-        n_ref[j] = np.int64((npar[j, _TREF] + 1e-3 * dt) / dt)
-        tau_mem_hi[j] = npar[j, _C] * npar[j, _UT] / (kappa * npar[j, _ITAU])
-        tau_mem_lo[j] = npar[j, _C] * npar[j, _UT] / (kappa * io)
-        gain_hi[j] = npar[j, _ITH] / npar[j, _ITAU]
-        gain_lo[j] = io / io
-    # synapses flat, index ns j + c (the unused slots rest at their floor: their Euler
-    # step adds exactly 0)
+    # ---- loop invariants (see chip_invariants): contiguous rows, so the loops below vectorize
+    io_v, ith_v, itau_v = npt[_IO], npt[_ITH], npt[_ITAU]
+    ispk_v, iconst_v, ishunt_v = npt[_ISPK], npt[_ICONST], npt[_ISHUNT]
+    ith_ahp_v, iath_v, ianorm_v, iagain_v = npt[_ITH_AHP], npt[_IATH], npt[_IANORM], npt[_IAGAIN]
+    tau_ahp, tau_mem_hi, tau_mem_lo = ninv[_TAU_AHP], ninv[_TAU_MEM_HI], ninv[_TAU_MEM_LO]
+    gain_hi, gain_lo = ninv[_GAIN_HI], ninv[_GAIN_LO]
+    relax, noise_gain = ninv[_RELAX], ninv[_NOISE_GAIN]
+    sio_f, sith_f, sitau_f = sinv[_SIO], sinv[_SITH], sinv[_SITAU]
+    s_tau_hi, s_tau_lo = sinv[_S_TAU_HI], sinv[_S_TAU_LO]
     n_syn = ns * n
-    sio_f = np.empty(n_syn)
-    sith_f = np.empty(n_syn)
-    sitau_f = np.empty(n_syn)
-    s_tau_hi = np.empty(n_syn)  # C Ut / kappa / Itau of each synapse (Isyn above Io)
-    s_tau_lo = np.empty(n_syn)  # C Ut / kappa / Io
-    isf = np.empty(n_syn)  # the state isyn[j, c]
-    for j in range(n):
-        for c in range(ns):
-            m = ns * j + c
-            s_kappa = (spar[j, c, _S_KN] + spar[j, c, _S_KP]) / 2
-            num = spar[j, c, _S_C] * spar[j, c, _S_UT] / s_kappa
-            sio_f[m] = spar[j, c, _S_IO]
-            sith_f[m] = spar[j, c, _S_ITH]
-            sitau_f[m] = spar[j, c, _S_ITAU]
-            s_tau_hi[m] = num / spar[j, c, _S_ITAU]
-            s_tau_lo[m] = num / spar[j, c, _S_IO]
-            isf[m] = isyn[j, c]
-    tau_s = np.empty(n)
-    for j in range(n):
-        tau_s[j] = cst[_TAU_S_R] if (j >= r0 and j < i0) else cst[_TAU_S]
+    isf = isyn.copy().reshape(n_syn)  # the state isyn[j, c] at index ns j + c
     i_ref = cst[_IREF]
     c_b, c_a, c_d, c_b_r = cst[_CB], cst[_CA], cst[_CD], cst[_CB_R]
     alpha_t, e_hi, e_lo = cst[_ALPHA_T], cst[_EHI], cst[_ELO]
-    relax = np.empty(n)  # 1 - exp(-dt/tau_S) at G = 1
-    noise_gain = np.empty(n)
-    for j in range(n):
-        relax[j] = 1.0 - math.exp(-dt / tau_s[j])
-        noise_gain[j] = cst[_SIGMA] * i_ref * math.sqrt(1.0 - math.exp(-2.0 * dt / tau_s[j]))
     g_i = cst[_GI]
     relax_i = 1.0 - math.exp(-(1.0 + g_i) * dt / cst[_TAU_S])
+    tau_s_r = cst[_TAU_S_R]
     trace_decay_tau = cst[_TAU_TRACE]
     # input spikes of each step: ev_idx[ev_ptr[k]:ev_ptr[k + 1]] (ascending input index)
     ev_ptr = np.zeros(n_steps + 1, np.int64)
@@ -236,7 +197,7 @@ def _run_chip(
             bas = isf[ns * j] - isf[ns * j + 3] if signed else isf[ns * j]
             drive = c_b_r * bas + g_hi * e_hi + g_lo * e_lo
             g = 1.0 + g_hi + g_lo
-            new_s = i_s[j] + (drive / g - i_s[j]) * (1.0 - math.exp(-g * dt / tau_s[j]))
+            new_s = i_s[j] + (drive / g - i_s[j]) * (1.0 - math.exp(-g * dt / tau_s_r))
             s_new[j] = new_s + noise_gain[j] * noise[k, j]
             i_pred[j] += (c_b_r * bas - i_pred[j]) * relax[j]
         for j in range(i0, n):
@@ -430,6 +391,44 @@ def _run_chip(
             isyn[j, c] = isf[ns * j + c]
 
 
+def chip_invariants(npar, spar, cst, dt, n_p, n_r):
+    """Loop invariants of one chip: the expressions the step would evaluate, once.
+
+    Returns ``npt`` (``npar`` transposed: one contiguous row per parameter), ``n_ref``
+    (refractory period in steps), ``ninv`` (rows ``_TAU_AHP`` ... ``_NOISE_GAIN`` per neuron:
+    ``C_ahp Ut/(kappa Itau_ahp)``, ``C Ut/(kappa Itau)`` and ``C Ut/(kappa Io)`` (``Imem``
+    above / at or below ``Io``), ``Ith/Itau``, ``Io/Io``, the somata's ``1 - e^{-dt/tau_S}``
+    and noise gain ``sigma I_ref sqrt(1 - e^{-2 dt/tau_S})``) and ``sinv`` (rows ``_SIO`` ...
+    ``_S_TAU_LO`` per synapse slot ``ns j + c``: ``Io``, ``Ith``, ``Itau``, ``C Ut/(kappa
+    Itau)``, ``C Ut/(kappa Io)``), with kappa the mean of ``kn`` and ``kp``. Element-wise IEEE
+    operations in the kernel's order (and libm's ``exp``, which the kernel calls too), so the
+    doubles are those the kernel would compute.
+    """
+    n = npar.shape[0]
+    kappa = (npar[:, _KN] + npar[:, _KP]) / 2
+    io = npar[:, _IO]
+    c_ut = npar[:, _C] * npar[:, _UT]
+    tau_s = np.full(n, cst[_TAU_S])
+    tau_s[n_p : n_p + n_r] = cst[_TAU_S_R]
+    sig_ref = cst[_SIGMA] * cst[_IREF]
+    ninv = np.empty((7, n))
+    ninv[_TAU_AHP] = npar[:, _C_AHP] * npar[:, _UT] / (kappa * npar[:, _ITAU_AHP])
+    ninv[_TAU_MEM_HI] = c_ut / (kappa * npar[:, _ITAU])
+    ninv[_TAU_MEM_LO] = c_ut / (kappa * io)
+    ninv[_GAIN_HI] = npar[:, _ITH] / npar[:, _ITAU]
+    ninv[_GAIN_LO] = io / io
+    ninv[_RELAX] = [1.0 - math.exp(-dt / t) for t in tau_s]
+    ninv[_NOISE_GAIN] = [sig_ref * math.sqrt(1.0 - math.exp(-2.0 * dt / t)) for t in tau_s]
+    flat = spar.reshape(-1, spar.shape[2])
+    num = flat[:, _S_C] * flat[:, _S_UT] / ((flat[:, _S_KN] + flat[:, _S_KP]) / 2)
+    sinv = np.empty((5, len(flat)))
+    sinv[_SIO], sinv[_SITH], sinv[_SITAU] = flat[:, _S_IO], flat[:, _S_ITH], flat[:, _S_ITAU]
+    sinv[_S_TAU_HI] = num / flat[:, _S_ITAU]
+    sinv[_S_TAU_LO] = num / flat[:, _S_IO]
+    n_ref = ((npar[:, _TREF] + 1e-3 * dt) / dt).astype(np.int64)
+    return np.ascontiguousarray(npar.T), n_ref, ninv, sinv
+
+
 def run_batch(
     npar, spar, cst, plast, n_p, n_r, dt, post_rule, dendrite_error, signed,
     w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
@@ -453,9 +452,10 @@ def run_batch(
     ``i_pred``, ``i_ahat``) enters as the initial state and leaves as the final one.
     """
     for b in range(npar.shape[0]):
+        npt, n_ref, ninv, sinv = chip_invariants(npar[b], spar[b], cst[b], dt, n_p, n_r)
         _run_chip(
-            npar[b], spar[b], cst[b], plast[b], n_p, n_r, dt, post_rule, dendrite_error, signed,
-            w_in_p[b], w_p_r[b], w_p_i[b], w_i_p[b], w_r_p[b], w_th[b],
+            npar[b], npt, n_ref, ninv, spar[b], sinv, cst[b], plast[b], n_p, n_r, dt, post_rule,
+            dendrite_error, signed, w_in_p[b], w_p_r[b], w_p_i[b], w_i_p[b], w_r_p[b], w_th[b],
             m_in_p[b], m_p_r[b], m_p_i[b], m_i_p[b],
             stim[b], teach_hi[b], teach_lo[b], noise[b], rec_every,
             imem[b], iahp[b], isyn[b], i_s[b], i_pred[b], i_ahat[b],
