@@ -391,7 +391,9 @@ def _run_chip(
             isyn[j, c] = isf[ns * j + c]
 
 
-def chip_invariants(npar, spar, cst, dt, n_p, n_r):
+def chip_invariants(
+    npar: np.ndarray, spar: np.ndarray, cst: np.ndarray, dt: float, n_p: int, n_r: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Loop invariants of one chip: the expressions the step would evaluate, once.
 
     Returns ``npt`` (``npar`` transposed: one contiguous row per parameter), ``n_ref``
@@ -401,8 +403,8 @@ def chip_invariants(npar, spar, cst, dt, n_p, n_r):
     and noise gain ``sigma I_ref sqrt(1 - e^{-2 dt/tau_S})``) and ``sinv`` (rows ``_SIO`` ...
     ``_S_TAU_LO`` per synapse slot ``ns j + c``: ``Io``, ``Ith``, ``Itau``, ``C Ut/(kappa
     Itau)``, ``C Ut/(kappa Io)``), with kappa the mean of ``kn`` and ``kp``. Element-wise IEEE
-    operations in the kernel's order (and libm's ``exp``, which the kernel calls too), so the
-    doubles are those the kernel would compute.
+    operations in the order of a per-neuron loop (and libm's ``exp``, as in the kernel), so the
+    doubles do not depend on where they are computed.
     """
     n = npar.shape[0]
     kappa = (npar[:, _KN] + npar[:, _KP]) / 2
