@@ -335,6 +335,29 @@ def test_pattern_recognition_L_with_background_readout_calibration(tmp_path):
     assert 0.5 < m["L"] < 1.5, m
 
 
+def _rec_metrics(L, D, before, after, deviant):
+    return {"L": L, "D": D, "readout_spikes_before": before, "readout_spikes_after": after,
+            "readout_spikes_deviant": deviant}  # fmt: skip
+
+
+def test_pattern_recognition_verdict_names_what_failed():
+    """The summary says which part of the criterion failed, with the readout counts behind
+    it (a readout already active before training fails L; a readout as active to the deviant
+    fails D; a quiet readout fails the spike floor), and nothing failed when it passed."""
+    from dendritic_snn.runners.pattern_recognition import verdict
+
+    assert verdict(_rec_metrics(16.0, 16.0, 0.0, 8.0, 0.0)) == "recognises the trained pattern"
+    hot = verdict(_rec_metrics(1.14, 160.0, 7.0, 8.0, 0.0))
+    assert hot.startswith("not recognised: L <= 1.5") and "7.0 before training" in hot
+    assert "D <=" not in hot and "target >=" not in hot
+    follows = verdict(_rec_metrics(160.0, 0.73, 0.0, 8.0, 10.9))
+    assert "L <=" not in follows
+    assert "10.9 readout spikes per presentation to the deviant" in follows
+    quiet = verdict(_rec_metrics(8.0, 8.0, 0.0, 4.0, 0.0))
+    assert quiet == ("not recognised: the readout fires 4.0 spikes per presentation after "
+                     "training (target >= 5)")  # fmt: skip
+
+
 def test_topdown_signs_balanced():
     from dendritic_snn.dendritic.experiment import topdown_signs
 

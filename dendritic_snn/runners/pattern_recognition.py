@@ -49,6 +49,26 @@ def recognised(metrics: dict) -> bool:
             and metrics["readout_spikes_after"] >= MIN_READOUT_SPIKES)  # fmt: skip
 
 
+def verdict(metrics: dict) -> str:
+    """The summary's verdict: the trained pattern is recognised (:func:`recognised`), or each
+    part of the criterion that failed, with the readout's spike counts behind it."""
+    if recognised(metrics):
+        return "recognises the trained pattern"
+    before, after, deviant = (metrics[f"readout_spikes_{ph}"]
+                              for ph in ("before", "after", "deviant"))  # fmt: skip
+    failed = []
+    if metrics["L"] <= 1.5:
+        failed.append(f"L <= 1.5 (readout spikes per presentation {before:.1f} before training, "
+                      f"{after:.1f} after)")  # fmt: skip
+    if metrics["D"] <= 1.5:
+        failed.append(f"D <= 1.5 ({deviant:.1f} readout spikes per presentation to the deviant, "
+                      f"{after:.1f} to the trained pattern)")  # fmt: skip
+    if after < MIN_READOUT_SPIKES:
+        failed.append(f"the readout fires {after:.1f} spikes per presentation after training "
+                      f"(target >= {MIN_READOUT_SPIKES:g})")  # fmt: skip
+    return "not recognised: " + "; ".join(failed)
+
+
 def run(ctx: RunContext) -> TaskOutput:
     cfg = ctx.config
     pseed = cfg["pattern_seed"]
@@ -193,14 +213,7 @@ def run(ctx: RunContext) -> TaskOutput:
         "biological_time_s": t_end,
         "build_s": build_s,
     }
-    if recognised(metrics):
-        verdict = "recognises the trained pattern"
-    elif L > 1.5 and D > 1.5:
-        verdict = (f"but the readout fires only {spikes_per['after']:.1f} spikes per presentation "
-                   f"after training (target >= {MIN_READOUT_SPIKES:g})")  # fmt: skip
-    else:
-        verdict = "target L, D > 1.5 not reached"
-    summary = f"L = {L:.2f} (after/before), D = {D:.2f} (trained/deviant): {verdict}"
+    summary = f"L = {L:.2f} (after/before), D = {D:.2f} (trained/deviant): {verdict(metrics)}"
     return TaskOutput(
         metrics=metrics, energy=energy_report(avg(events_test), avg(events_train), ctx.profile),
         summary=summary,
