@@ -105,8 +105,8 @@ def _clip(value, lo, hi):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _run_chip(
-    npar, npt, n_ref, ninv, spar, sinv, cst, plast, n_p, n_r, dt, post_rule, dendrite_error,
-    signed, w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
+    npt, n_ref, ninv, spar, sinv, cst, plast, n_p, n_r, dt, post_rule, dendrite_error, signed,
+    w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
     m_in_p, m_p_r, m_p_i, m_i_p,
     stim, teach_hi, teach_lo, noise, rec_every,
     imem, iahp, isyn, i_s, i_pred, i_ahat,
@@ -122,6 +122,7 @@ def _run_chip(
     io_v, ith_v, itau_v = npt[_IO], npt[_ITH], npt[_ITAU]
     ispk_v, iconst_v, ishunt_v = npt[_ISPK], npt[_ICONST], npt[_ISHUNT]
     ith_ahp_v, iath_v, ianorm_v, iagain_v = npt[_ITH_AHP], npt[_IATH], npt[_IANORM], npt[_IAGAIN]
+    irst_v, ica_v, itau_ahp_v = npt[_IRST], npt[_ICA], npt[_ITAU_AHP]
     tau_ahp, tau_mem_hi, tau_mem_lo = ninv[_TAU_AHP], ninv[_TAU_MEM_HI], ninv[_TAU_MEM_LO]
     gain_hi, gain_lo = ninv[_GAIN_HI], ninv[_GAIN_LO]
     relax, noise_gain = ninv[_RELAX], ninv[_NOISE_GAIN]
@@ -383,9 +384,9 @@ def _run_chip(
             for j in range(n):
                 if spiked[j]:
                     io = io_v[j]
-                    imem[j] = npar[j, _IRST]
+                    imem[j] = irst_v[j]
                     ith_ahp_c = ith_ahp_v[j] if iahp[j] > io else io
-                    iahp[j] += (npar[j, _ICA] / npar[j, _ITAU_AHP]) * ith_ahp_c
+                    iahp[j] += (ica_v[j] / itau_ahp_v[j]) * ith_ahp_c
     for j in range(n):
         for c in range(ns):
             isyn[j, c] = isf[ns * j + c]
@@ -456,7 +457,7 @@ def run_batch(
     for b in range(npar.shape[0]):
         npt, n_ref, ninv, sinv = chip_invariants(npar[b], spar[b], cst[b], dt, n_p, n_r)
         _run_chip(
-            npar[b], npt, n_ref, ninv, spar[b], sinv, cst[b], plast[b], n_p, n_r, dt, post_rule,
+            npt, n_ref, ninv, spar[b], sinv, cst[b], plast[b], n_p, n_r, dt, post_rule,
             dendrite_error, signed, w_in_p[b], w_p_r[b], w_p_i[b], w_i_p[b], w_r_p[b], w_th[b],
             m_in_p[b], m_p_r[b], m_p_i[b], m_i_p[b],
             stim[b], teach_hi[b], teach_lo[b], noise[b], rec_every,

@@ -42,18 +42,10 @@ from .api import RunContext, TaskOutput
 MIN_READOUT_SPIKES = 5.0
 
 
-def recognised(metrics: dict) -> bool:
-    """The task's criterion: ``L > 1.5``, ``D > 1.5`` and at least
-    :data:`MIN_READOUT_SPIKES` readout spikes per presentation after training."""
-    return (metrics["L"] > 1.5 and metrics["D"] > 1.5
-            and metrics["readout_spikes_after"] >= MIN_READOUT_SPIKES)  # fmt: skip
-
-
-def verdict(metrics: dict) -> str:
-    """The summary's verdict: the trained pattern is recognised (:func:`recognised`), or each
-    part of the criterion that failed, with the readout's spike counts behind it."""
-    if recognised(metrics):
-        return "recognises the trained pattern"
+def criterion_failures(metrics: dict) -> list[str]:
+    """The parts of the task's criterion (``L > 1.5``, ``D > 1.5`` and at least
+    :data:`MIN_READOUT_SPIKES` readout spikes per presentation after training) that
+    ``metrics`` fail, each with the readout's spike counts behind it; empty when it holds."""
     before, after, deviant = (metrics[f"readout_spikes_{ph}"]
                               for ph in ("before", "after", "deviant"))  # fmt: skip
     failed = []
@@ -66,7 +58,19 @@ def verdict(metrics: dict) -> str:
     if after < MIN_READOUT_SPIKES:
         failed.append(f"the readout fires {after:.1f} spikes per presentation after training "
                       f"(target >= {MIN_READOUT_SPIKES:g})")  # fmt: skip
-    return "not recognised: " + "; ".join(failed)
+    return failed
+
+
+def recognised(metrics: dict) -> bool:
+    """Whether ``metrics`` meet the task's criterion (no :func:`criterion_failures`)."""
+    return not criterion_failures(metrics)
+
+
+def verdict(metrics: dict) -> str:
+    """The summary's verdict: the trained pattern is recognised, or each part of the
+    criterion that failed (:func:`criterion_failures`)."""
+    failed = criterion_failures(metrics)
+    return "not recognised: " + "; ".join(failed) if failed else "recognises the trained pattern"
 
 
 def run(ctx: RunContext) -> TaskOutput:
