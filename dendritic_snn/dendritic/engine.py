@@ -12,6 +12,7 @@ step order are those of the Brian2 circuit; see :mod:`dendritic_snn.dendritic.en
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Mapping
@@ -34,7 +35,8 @@ _WEIGHTS = ("in_p", "p_r", "p_i", "i_p", "r_p")
 #: State arrays of the kernel and the Brian2 variable each holds (per population).
 _STATE_VARS = {"imem": "Imem", "iahp": "Iahp", "i_s": "I_S", "i_pred": "I_pred"}
 
-_compiled = False
+#: Structure flags (:func:`_flags`) whose step loop this process has compiled or loaded.
+_compiled: set[tuple[bool, bool, bool]] = set()
 
 
 def _sizes(st: Structure) -> dict[str, int]:
@@ -159,7 +161,6 @@ def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
     """Run one presentation of every chip in ``packs`` (see :func:`pack`); collect-format out."""
     from .engine_numba import run_batch
 
-    global _compiled
     b = len(packs)
     if b == 1:  # a view with a batch axis of 1 (pack's arrays are fresh and contiguous)
         arr = {key: np.ascontiguousarray(val)[None] for key, val in packs[0].items()}
@@ -176,14 +177,14 @@ def run_packed(st: Structure, packs: list[dict]) -> list[dict]:
     rec_pred = np.zeros((b, st.n_r, n_rec))
     run_batch(
         arr["npar"], arr["spar"], arr["cst"], arr["plast"], st.n_p, st.n_r, st.dt,
-        st.in_p_rule == "post", st.readout_rule == "dendrite", st.signed_readout,
+        *_flags(st),
         arr["w_in_p"], arr["w_p_r"], arr["w_p_i"], arr["w_i_p"], arr["w_r_p"], arr["w_th"],
         arr["m_in_p"], arr["m_p_r"], arr["m_p_i"], arr["m_i_p"],
         arr["stim"], arr["teach_hi"], arr["teach_lo"], arr["noise"], every,
         arr["imem"], arr["iahp"], arr["isyn"], arr["i_s"], arr["i_pred"], arr["i_ahat"],
         spk_k, spk_j, n_spk, nupd["in_p"], nupd["p_r"], nupd["p_i"], nupd["i_p"], rec_is, rec_pred,
     )  # fmt: skip
-    _compiled = True
+    _compiled.add(_flags(st))
     offsets = {"P": (0, st.n_p), "R": (st.n_p, st.n_r), "I": (st.n_p + st.n_r, st.n_r)}
     results = []
     for c in range(b):
@@ -227,18 +228,21 @@ class _LazyState(Mapping):
         return len(self._get())
 
 
-def compile_engine() -> float:
-    """Compile (or load from Numba's cache) the step loop; returns the seconds it took."""
-    global _compiled
-    start = time.perf_counter()
-    from .engine_numba import run_batch  # noqa: F401  (import triggers nothing; a run does)
+def _flags(st: Structure) -> tuple[bool, bool, bool]:
+    """The structure flags the step loop is compiled for (one machine-code variant each)."""
+    return st.in_p_rule == "post", st.readout_rule == "dendrite", st.signed_readout
 
-    if not _compiled:
-        st = Structure(n_in=2, n_p=1, n_r=1, n_steps=20, dt=1e-4, noise=False)
-        vals = _dummy_values(st)
-        run_packed(st, [pack(st, vals)])
-        st2 = Structure(**{**st.__dict__, "in_p_rule": "post"})
-        run_packed(st2, [pack(st2, vals)])
+
+def compile_engine(structure: Structure) -> float:
+    """Compile (or load from Numba's cache) the step loop of ``structure``'s variant.
+
+    Returns the seconds it took (0 if this process has it already).
+    """
+    if _flags(structure) in _compiled:
+        return 0.0
+    start = time.perf_counter()
+    st = dataclasses.replace(structure, n_in=2, n_p=1, n_r=1, n_steps=20, dt=1e-4, noise=False)
+    run_packed(st, [pack(st, _dummy_values(st))])
     return time.perf_counter() - start
 
 
@@ -264,7 +268,7 @@ class NumbaSimulator:
 
     def __init__(self, structure: Structure) -> None:
         self.structure = structure
-        self.build_s = compile_engine() if not _compiled else 0.0
+        self.build_s = compile_engine(structure)
 
     def run(self, values: dict) -> dict:
         """One presentation of one chip (``values`` from :func:`~.network.run_values`)."""

@@ -103,293 +103,287 @@ def _clip(value, lo, hi):
     return value
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _run_chip(
-    npt, n_ref, ninv, spar, sinv, cst, plast, n_p, n_r, dt, post_rule, dendrite_error, signed,
-    w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
-    m_in_p, m_p_r, m_p_i, m_i_p,
-    stim, teach_hi, teach_lo, noise, rec_every,
-    imem, iahp, isyn, i_s, i_pred, i_ahat,
-    spk_k, spk_j, n_spk, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
-):  # fmt: skip
-    n = n_p + 2 * n_r
-    ns = spar.shape[1]  # compartment slots per neuron (4 with a signed readout: R's bai)
-    n_in = stim.shape[1]
-    n_steps = stim.shape[0]
-    r0 = n_p
-    i0 = n_p + n_r
-    # ---- loop invariants (see chip_invariants): contiguous rows, so the loops below vectorize
-    io_v, ith_v, itau_v = npt[_IO], npt[_ITH], npt[_ITAU]
-    ispk_v, iconst_v, ishunt_v = npt[_ISPK], npt[_ICONST], npt[_ISHUNT]
-    ith_ahp_v, iath_v, ianorm_v, iagain_v = npt[_ITH_AHP], npt[_IATH], npt[_IANORM], npt[_IAGAIN]
-    irst_v, ica_v, itau_ahp_v = npt[_IRST], npt[_ICA], npt[_ITAU_AHP]
-    tau_ahp, tau_mem_hi, tau_mem_lo = ninv[_TAU_AHP], ninv[_TAU_MEM_HI], ninv[_TAU_MEM_LO]
-    gain_hi, gain_lo = ninv[_GAIN_HI], ninv[_GAIN_LO]
-    relax, noise_gain = ninv[_RELAX], ninv[_NOISE_GAIN]
-    sio_f, sith_f, sitau_f = sinv[_SIO], sinv[_SITH], sinv[_SITAU]
-    s_tau_hi, s_tau_lo = sinv[_S_TAU_HI], sinv[_S_TAU_LO]
-    n_syn = ns * n
-    isf = isyn.copy().reshape(n_syn)  # the state isyn[j, c] at index ns j + c
-    i_ref = cst[_IREF]
-    c_b, c_a, c_d, c_b_r = cst[_CB], cst[_CA], cst[_CD], cst[_CB_R]
-    alpha_t, e_hi, e_lo = cst[_ALPHA_T], cst[_EHI], cst[_ELO]
-    g_i = cst[_GI]
-    relax_i = 1.0 - math.exp(-(1.0 + g_i) * dt / cst[_TAU_S])
-    tau_s_r = cst[_TAU_S_R]
-    trace_decay_tau = cst[_TAU_TRACE]
-    # input spikes of each step: ev_idx[ev_ptr[k]:ev_ptr[k + 1]] (ascending input index)
-    ev_ptr = np.zeros(n_steps + 1, np.int64)
-    for k in range(n_steps):
-        cnt = 0
-        for i in range(n_in):
-            if stim[k, i] != 0:
-                cnt += 1
-        ev_ptr[k + 1] = ev_ptr[k] + cnt
-    ev_idx = np.empty(ev_ptr[n_steps], np.int64)
-    for k in range(n_steps):
-        m = ev_ptr[k]
-        for i in range(n_in):
-            if stim[k, i] != 0:
-                ev_idx[m] = i
-                m += 1
-    teach = np.zeros(n_steps, np.bool_)
-    for k in range(n_steps):
-        for r in range(n_r):
-            if teach_hi[k, r] != 0 or teach_lo[k, r] != 0:
-                teach[k] = True
+def _make_run_chip(POST_RULE: bool, DENDRITE_ERROR: bool, SIGNED: bool):  # noqa: N803
+    """The step loop of one chip for one set of structure flags (see :func:`run_chip`)."""
 
-    # state: imem, iahp, i_s, i_pred, i_ahat (n_p) are updated in place, isyn through isf
-    last = np.full(n, -(10**9), np.int64)
-    jg = np.empty(n_syn)
-    s_new = np.empty(n)
-    ia_arg = np.zeros(n)
-    ia_exp = np.zeros(n)  # exp(ia_arg) where ia_on
-    ia_on = np.zeros(n, np.bool_)
-    spiked = np.zeros(n, np.bool_)
-    not_ref = np.ones(n, np.bool_)
-    i_tgt = np.zeros(n_r)
-    x_in = np.zeros(n_in)
-    x_last = np.zeros(n_in, np.int64)
-    err = np.zeros(n)
-    n_rec = rec_IS.shape[1]
+    @njit(cache=True, nogil=True, error_model="numpy")
+    def _run_chip(
+        npt, n_ref, ninv, spar, sinv, cst, plast, n_p, n_r, dt,
+        w_in_p, w_p_r, w_p_i, w_i_p, w_r_p, w_th,
+        m_in_p, m_p_r, m_p_i, m_i_p,
+        stim, teach_hi, teach_lo, noise, rec_every,
+        imem, iahp, i_s, i_pred, i_ahat,
+        spk_k, spk_j, n_spk, nupd_in_p, nupd_p_r, nupd_p_i, nupd_i_p, rec_IS, rec_pred,
+        isf, ev_ptr, ev_idx, teach, last, jg, s_new, ia_arg, ia_exp, ia_on, spiked, not_ref, i_tgt,
+        x_in, x_last, err,
+    ):  # fmt: skip
+        n = n_p + 2 * n_r
+        ns = spar.shape[1]  # compartment slots per neuron (4 with a signed readout: R's bai)
+        n_in = stim.shape[1]
+        n_steps = stim.shape[0]
+        r0 = n_p
+        i0 = n_p + n_r
+        # ---- loop invariants (see chip_invariants): contiguous rows, so the loops below vectorize
+        io_v, ith_v, itau_v = npt[_IO], npt[_ITH], npt[_ITAU]
+        ispk_v, iconst_v, ishunt_v = npt[_ISPK], npt[_ICONST], npt[_ISHUNT]
+        ith_ahp_v, iath_v, ianorm_v, iagain_v = (
+            npt[_ITH_AHP],
+            npt[_IATH],
+            npt[_IANORM],
+            npt[_IAGAIN],
+        )
+        irst_v, ica_v, itau_ahp_v = npt[_IRST], npt[_ICA], npt[_ITAU_AHP]
+        tau_ahp, tau_mem_hi, tau_mem_lo = ninv[_TAU_AHP], ninv[_TAU_MEM_HI], ninv[_TAU_MEM_LO]
+        gain_hi, gain_lo = ninv[_GAIN_HI], ninv[_GAIN_LO]
+        relax, noise_gain = ninv[_RELAX], ninv[_NOISE_GAIN]
+        sio_f, sith_f, sitau_f = sinv[_SIO], sinv[_SITH], sinv[_SITAU]
+        s_tau_hi, s_tau_lo = sinv[_S_TAU_HI], sinv[_S_TAU_LO]
+        n_syn = ns * n
+        i_ref = cst[_IREF]
+        c_b, c_a, c_d, c_b_r = cst[_CB], cst[_CA], cst[_CD], cst[_CB_R]
+        alpha_t, e_hi, e_lo = cst[_ALPHA_T], cst[_EHI], cst[_ELO]
+        g_i = cst[_GI]
+        relax_i = 1.0 - math.exp(-(1.0 + g_i) * dt / cst[_TAU_S])
+        tau_s_r = cst[_TAU_S_R]
+        trace_decay_tau = cst[_TAU_TRACE]
+        # input spikes of each step: ev_idx[ev_ptr[k]:ev_ptr[k + 1]] (ascending input index)
+        for k in range(n_steps):
+            cnt = 0
+            for i in range(n_in):
+                if stim[k, i] != 0:
+                    cnt += 1
+            ev_ptr[k + 1] = ev_ptr[k] + cnt
+        for k in range(n_steps):
+            m = ev_ptr[k]
+            for i in range(n_in):
+                if stim[k, i] != 0:
+                    ev_idx[m] = i
+                    m += 1
+        for k in range(n_steps):
+            for r in range(n_r):
+                if teach_hi[k, r] != 0 or teach_lo[k, r] != 0:
+                    teach[k] = True
 
-    for k in range(n_steps):
-        # ---- start: monitor, summed variable
-        if k % rec_every == 0:
-            m = k // rec_every
-            if m < n_rec:
-                for r in range(n_r):
-                    rec_IS[r, m] = i_s[r0 + r]
-                    rec_pred[r, m] = i_pred[r0 + r]
-        for r in range(n_r):
-            i_tgt[r] = i_s[r0 + r]
-        # ---- groups: Euler step of every neuron from its state at the start of the step
-        # somata (from the old compartment currents), into s_new
-        for j in range(n_p):
-            bas, ape, api = isf[ns * j], isf[ns * j + 1], isf[ns * j + 2]
-            drive = c_b * bas + c_a * (ape - api)
-            new_s = i_s[j] + (drive - i_s[j]) * relax[j]
-            s_new[j] = new_s + noise_gain[j] * noise[k, j]
-            i_ahat[j] += ((ape - api) - i_ahat[j]) * relax[j]
-            i_pred[j] += (c_b * bas - i_pred[j]) * relax[j]
-        for j in range(r0, i0):
-            g_hi = alpha_t * isf[ns * j + 1] / i_ref
-            g_lo = alpha_t * isf[ns * j + 2] / i_ref
-            bas = isf[ns * j] - isf[ns * j + 3] if signed else isf[ns * j]
-            drive = c_b_r * bas + g_hi * e_hi + g_lo * e_lo
-            g = 1.0 + g_hi + g_lo
-            new_s = i_s[j] + (drive / g - i_s[j]) * (1.0 - math.exp(-g * dt / tau_s_r))
-            s_new[j] = new_s + noise_gain[j] * noise[k, j]
-            i_pred[j] += (c_b_r * bas - i_pred[j]) * relax[j]
-        for j in range(i0, n):
-            drive = c_d * isf[ns * j] + g_i * i_tgt[j - i0]
-            new_s = i_s[j] + (drive / (1.0 + g_i) - i_s[j]) * relax_i
-            s_new[j] = new_s + noise_gain[j] * noise[k, j]
-            i_pred[j] += (c_d * isf[ns * j] - i_pred[j]) * relax[j]
-        # DPI neurons (Iin = I_S: the compartment currents enter through the soma only).
-        # Ia = Iagain/(1 + exp(-(Imem - Iath)/Ianorm)) above Io; for an exponent > 45 it is
-        # below Iagain e^-45 (~1e-30 A), under half an ulp of every sum it enters (all >= Io
-        # = 0.5 pA, ulp 1e-28 A), so 0 gives the same doubles. The exponents vectorize, libm's
-        # exp runs only where it counts (scalar), and Ia is formed in the Imem loop.
-        for j in range(n):
-            nr = (k - last[j]) >= n_ref[j]
-            not_ref[j] = nr
-            im = imem[j]
-            arg = -(im - iath_v[j]) / ianorm_v[j]
-            ia_arg[j] = arg
-            ia_on[j] = nr and im > io_v[j] and arg < 45.0
-        for j in range(n):
-            if ia_on[j]:
-                ia_exp[j] = math.exp(ia_arg[j])
-        # Imem (frozen while refractory), branch-free so that it vectorizes
-        for j in range(n):
-            io = io_v[j]
-            im = imem[j]
-            above = im > io
-            ith_c = ith_v[j] if above else io
-            itau_c = itau_v[j] if above else io
-            ia_c = 2.0 * io
-            if above:
-                ia_c = iagain_v[j] / (1.0 + ia_exp[j]) if ia_on[j] else 0.0
-            iahp_c = iahp[j] if above else io
-            ishunt_c = _clip(ishunt_v[j], io, im)
-            iin_c = _clip(i_s[j] + iconst_v[j], io, 1.0)
-            tau_mem = tau_mem_hi[j] if above else tau_mem_lo[j]
-            gain = gain_hi[j] if above else gain_lo[j]
-            d_im = (gain * (iin_c + ia_c - ishunt_c - iahp_c) - ith_c
-                    - (1.0 + (ishunt_c + iahp_c - ia_c) / itau_c) * im) / (
-                tau_mem * (ith_c / (im + io) + 1.0))  # fmt: skip
-            imem[j] = im + dt * d_im if not_ref[j] else im
-        for j in range(n):
-            ahp = iahp[j]
-            io = io_v[j]
-            ith_ahp_c = ith_ahp_v[j] if ahp > io else io
-            flo = 2.0 * io if ahp <= io else 0.0
-            iahp[j] = ahp + dt * (-ith_ahp_c - ahp + flo) / (tau_ahp[j] * (ith_ahp_c / ahp + 1.0))
-        for m in range(n_syn):
-            x = isf[m]
-            sio = sio_f[m]
-            above = x > sio
-            igain = sith_f[m] if above else sio
-            s_tau = s_tau_hi[m] if above else s_tau_lo[m]
-            flo = 0.0 if above else 2.0 * sio
-            isf[m] = x + dt * (-x - igain + flo) / (s_tau * (igain / x + 1.0))
-        for j in range(n):
-            i_s[j] = s_new[j]
-        # ---- thresholds
-        any_spike = False
-        for j in range(n):
-            spiked[j] = imem[j] > ispk_v[j] and not_ref[j]
-            if spiked[j]:
-                last[j] = k
-                spk_k[n_spk[0]] = k
-                spk_j[n_spk[0]] = j
-                n_spk[0] += 1
-                any_spike = True
-        e0, e1 = ev_ptr[k], ev_ptr[k + 1]
-        if not (any_spike or teach[k] or e1 > e0):
-            continue  # no presynaptic spike: nothing reads the jump gains or the errors
-        # ---- before_synapses: jump gains from the updated currents
-        for m in range(n_syn):
-            x = isf[m]
-            sio = sio_f[m]
-            above = x > sio
-            igain = sith_f[m] if above else sio
-            itc = sitau_f[m] if above else sio
-            jg[m] = igain / (itc * (igain / x + 1.0))
-        # errors of the pre rules, from the updated somata
-        # (P: phi(I_S) - phi(I_pred) with phi(x) = [x - I_th]_+, as in network._plastic_on_pre)
-        th = cst[_ITH_PHI]
-        for j in range(n_p):
-            a = (i_s[j] - th) / i_ref if i_s[j] > th else 0.0
-            b = (i_pred[j] - th) / i_ref if i_pred[j] > th else 0.0
-            err[j] = a - b
-        for j in range(r0, n):
-            err[j] = (i_s[j] - i_pred[j]) / i_ref
-        # ---- synapses, pre pathways
-        lr, theta, wmax = plast[_IN_P, _LR], plast[_IN_P, _THETA], plast[_IN_P, _WMAX]
-        for m in range(e0, e1):
-            i = ev_idx[m]
+        n_rec = rec_IS.shape[1]
+
+        for k in range(n_steps):
+            # ---- start: monitor, summed variable
+            if k % rec_every == 0:
+                m = k // rec_every
+                if m < n_rec:
+                    for r in range(n_r):
+                        rec_IS[r, m] = i_s[r0 + r]
+                        rec_pred[r, m] = i_pred[r0 + r]
+            for r in range(n_r):
+                i_tgt[r] = i_s[r0 + r]
+            # ---- groups: Euler step of every neuron from its state at the start of the step
+            # somata (from the old compartment currents), into s_new
             for j in range(n_p):
-                w = w_in_p[i, j]
-                isf[ns * j] += max(w, 0.0) * spar[j, 0, _S_IW0] * jg[ns * j]
-                if not post_rule:
-                    mk = m_in_p[i, j]
-                    e = err[j]
-                    w_in_p[i, j] = _clip(w + mk * lr * _band(e, theta), 0.0, wmax)
-                    if lr > 0 and abs(e) > theta:
-                        nupd_in_p[i, j] += mk
-            if post_rule:
-                x_in[i] = x_in[i] * math.exp(-((k - x_last[i]) * dt) / trace_decay_tau) + 1.0
-                x_last[i] = k
-        if any_spike:
-            # P -> R and P -> I: every jump of the step, then every update (with the
-            # "dendrite" error the updates read the DPI currents after all of the step's jumps)
-            for j in range(n_p):
+                bas, ape, api = isf[ns * j], isf[ns * j + 1], isf[ns * j + 2]
+                drive = c_b * bas + c_a * (ape - api)
+                new_s = i_s[j] + (drive - i_s[j]) * relax[j]
+                s_new[j] = new_s + noise_gain[j] * noise[k, j]
+                i_ahat[j] += ((ape - api) - i_ahat[j]) * relax[j]
+                i_pred[j] += (c_b * bas - i_pred[j]) * relax[j]
+            for j in range(r0, i0):
+                g_hi = alpha_t * isf[ns * j + 1] / i_ref
+                g_lo = alpha_t * isf[ns * j + 2] / i_ref
+                bas = isf[ns * j] - isf[ns * j + 3] if SIGNED else isf[ns * j]
+                drive = c_b_r * bas + g_hi * e_hi + g_lo * e_lo
+                g = 1.0 + g_hi + g_lo
+                new_s = i_s[j] + (drive / g - i_s[j]) * (1.0 - math.exp(-g * dt / tau_s_r))
+                s_new[j] = new_s + noise_gain[j] * noise[k, j]
+                i_pred[j] += (c_b_r * bas - i_pred[j]) * relax[j]
+            for j in range(i0, n):
+                drive = c_d * isf[ns * j] + g_i * i_tgt[j - i0]
+                new_s = i_s[j] + (drive / (1.0 + g_i) - i_s[j]) * relax_i
+                s_new[j] = new_s + noise_gain[j] * noise[k, j]
+                i_pred[j] += (c_d * isf[ns * j] - i_pred[j]) * relax[j]
+            # DPI neurons (Iin = I_S: the compartment currents enter through the soma only).
+            # Ia = Iagain/(1 + exp(-(Imem - Iath)/Ianorm)) above Io; for an exponent > 45 it is
+            # below Iagain e^-45 (~1e-30 A), under half an ulp of every sum it enters (all >= Io
+            # = 0.5 pA, ulp 1e-28 A), so 0 gives the same doubles. The exponents vectorize, libm's
+            # exp runs only where it counts (scalar), and Ia is formed in the Imem loop.
+            for j in range(n):
+                nr = (k - last[j]) >= n_ref[j]
+                not_ref[j] = nr
+                im = imem[j]
+                arg = -(im - iath_v[j]) / ianorm_v[j]
+                ia_arg[j] = arg
+                ia_on[j] = nr and im > io_v[j] and arg < 45.0
+            for j in range(n):
+                if ia_on[j]:
+                    ia_exp[j] = math.exp(ia_arg[j])
+            # Imem (frozen while refractory), branch-free so that it vectorizes
+            for j in range(n):
+                io = io_v[j]
+                im = imem[j]
+                above = im > io
+                ith_c = ith_v[j] if above else io
+                itau_c = itau_v[j] if above else io
+                ia_c = 2.0 * io
+                if above:
+                    ia_c = iagain_v[j] / (1.0 + ia_exp[j]) if ia_on[j] else 0.0
+                iahp_c = iahp[j] if above else io
+                ishunt_c = _clip(ishunt_v[j], io, im)
+                iin_c = _clip(i_s[j] + iconst_v[j], io, 1.0)
+                tau_mem = tau_mem_hi[j] if above else tau_mem_lo[j]
+                gain = gain_hi[j] if above else gain_lo[j]
+                d_im = (gain * (iin_c + ia_c - ishunt_c - iahp_c) - ith_c
+                        - (1.0 + (ishunt_c + iahp_c - ia_c) / itau_c) * im) / (
+                    tau_mem * (ith_c / (im + io) + 1.0))  # fmt: skip
+                imem[j] = im + dt * d_im if not_ref[j] else im
+            for j in range(n):
+                ahp = iahp[j]
+                io = io_v[j]
+                ith_ahp_c = ith_ahp_v[j] if ahp > io else io
+                flo = 2.0 * io if ahp <= io else 0.0
+                iahp[j] = ahp + dt * (-ith_ahp_c - ahp + flo) / (
+                    tau_ahp[j] * (ith_ahp_c / ahp + 1.0)
+                )
+            for m in range(n_syn):
+                x = isf[m]
+                sio = sio_f[m]
+                above = x > sio
+                igain = sith_f[m] if above else sio
+                s_tau = s_tau_hi[m] if above else s_tau_lo[m]
+                flo = 0.0 if above else 2.0 * sio
+                isf[m] = x + dt * (-x - igain + flo) / (s_tau * (igain / x + 1.0))
+            for j in range(n):
+                i_s[j] = s_new[j]
+            # ---- thresholds
+            any_spike = False
+            for j in range(n):
+                spiked[j] = imem[j] > ispk_v[j] and not_ref[j]
                 if spiked[j]:
+                    last[j] = k
+                    spk_k[n_spk[0]] = k
+                    spk_j[n_spk[0]] = j
+                    n_spk[0] += 1
+                    any_spike = True
+            e0, e1 = ev_ptr[k], ev_ptr[k + 1]
+            if not (any_spike or teach[k] or e1 > e0):
+                continue  # no presynaptic spike: nothing reads the jump gains or the errors
+            # ---- before_synapses: jump gains from the updated currents
+            for m in range(n_syn):
+                x = isf[m]
+                sio = sio_f[m]
+                above = x > sio
+                igain = sith_f[m] if above else sio
+                itc = sitau_f[m] if above else sio
+                jg[m] = igain / (itc * (igain / x + 1.0))
+            # errors of the pre rules, from the updated somata
+            # (P: phi(I_S) - phi(I_pred) with phi(x) = [x - I_th]_+, as in network._plastic_on_pre)
+            th = cst[_ITH_PHI]
+            for j in range(n_p):
+                a = (i_s[j] - th) / i_ref if i_s[j] > th else 0.0
+                b = (i_pred[j] - th) / i_ref if i_pred[j] > th else 0.0
+                err[j] = a - b
+            for j in range(r0, n):
+                err[j] = (i_s[j] - i_pred[j]) / i_ref
+            # ---- synapses, pre pathways
+            lr, theta, wmax = plast[_IN_P, _LR], plast[_IN_P, _THETA], plast[_IN_P, _WMAX]
+            for m in range(e0, e1):
+                i = ev_idx[m]
+                for j in range(n_p):
+                    w = w_in_p[i, j]
+                    isf[ns * j] += max(w, 0.0) * spar[j, 0, _S_IW0] * jg[ns * j]
+                    if not POST_RULE:
+                        mk = m_in_p[i, j]
+                        e = err[j]
+                        w_in_p[i, j] = _clip(w + mk * lr * _band(e, theta), 0.0, wmax)
+                        if lr > 0 and abs(e) > theta:
+                            nupd_in_p[i, j] += mk
+                if POST_RULE:
+                    x_in[i] = x_in[i] * math.exp(-((k - x_last[i]) * dt) / trace_decay_tau) + 1.0
+                    x_last[i] = k
+            if any_spike:
+                # P -> R and P -> I: every jump of the step, then every update (with the
+                # "dendrite" error the updates read the DPI currents after all of the step's jumps)
+                for j in range(n_p):
+                    if spiked[j]:
+                        for r in range(n_r):
+                            a, b = r0 + r, i0 + r
+                            isf[ns * a] += max(w_p_r[j, r], 0.0) * spar[a, 0, _S_IW0] * jg[ns * a]
+                            if SIGNED:
+                                isf[ns * a + 3] += (max(-w_p_r[j, r], 0.0) * spar[a, 3, _S_IW0]
+                                                    * jg[ns * a + 3])  # fmt: skip
+                            isf[ns * b] += max(w_p_i[j, r], 0.0) * spar[b, 0, _S_IW0] * jg[ns * b]
+                if DENDRITE_ERROR:
                     for r in range(n_r):
                         a, b = r0 + r, i0 + r
-                        isf[ns * a] += max(w_p_r[j, r], 0.0) * spar[a, 0, _S_IW0] * jg[ns * a]
-                        if signed:
-                            isf[ns * a + 3] += (max(-w_p_r[j, r], 0.0) * spar[a, 3, _S_IW0]
-                                                * jg[ns * a + 3])  # fmt: skip
-                        isf[ns * b] += max(w_p_i[j, r], 0.0) * spar[b, 0, _S_IW0] * jg[ns * b]
-            if dendrite_error:
+                        bas = isf[ns * a] - isf[ns * a + 3] if SIGNED else isf[ns * a]
+                        err[a] = (i_s[a] - c_b_r * bas) / i_ref
+                        err[b] = (i_s[b] - c_d * isf[ns * b]) / i_ref
+                for j in range(n_p):
+                    if not spiked[j]:
+                        continue
+                    for proj in range(2):
+                        pr = _P_R if proj == 0 else _P_I
+                        lr, theta, wmax = plast[pr, _LR], plast[pr, _THETA], plast[pr, _WMAX]
+                        base = r0 if proj == 0 else i0
+                        wm = w_p_r if proj == 0 else w_p_i
+                        mm = m_p_r if proj == 0 else m_p_i
+                        nu = nupd_p_r if proj == 0 else nupd_p_i
+                        wmin = -wmax if (SIGNED and proj == 0) else 0.0
+                        for r in range(n_r):
+                            e = err[base + r]
+                            wm[j, r] = _clip(wm[j, r] + mm[j, r] * lr * _band(e, theta), wmin, wmax)
+                            if lr > 0 and abs(e) > theta:
+                                nu[j, r] += mm[j, r]
+                # I -> P (apical inhibitory, plastic)
+                lr, theta, wmax = plast[_I_P, _LR], plast[_I_P, _THETA], plast[_I_P, _WMAX]
                 for r in range(n_r):
-                    a, b = r0 + r, i0 + r
-                    bas = isf[ns * a] - isf[ns * a + 3] if signed else isf[ns * a]
-                    err[a] = (i_s[a] - c_b_r * bas) / i_ref
-                    err[b] = (i_s[b] - c_d * isf[ns * b]) / i_ref
-            for j in range(n_p):
-                if not spiked[j]:
-                    continue
-                for proj in range(2):
-                    pr = _P_R if proj == 0 else _P_I
-                    lr, theta, wmax = plast[pr, _LR], plast[pr, _THETA], plast[pr, _WMAX]
-                    base = r0 if proj == 0 else i0
-                    wm = w_p_r if proj == 0 else w_p_i
-                    mm = m_p_r if proj == 0 else m_p_i
-                    nu = nupd_p_r if proj == 0 else nupd_p_i
-                    wmin = -wmax if (signed and proj == 0) else 0.0
-                    for r in range(n_r):
-                        e = err[base + r]
-                        wm[j, r] = _clip(wm[j, r] + mm[j, r] * lr * _band(e, theta), wmin, wmax)
+                    if not spiked[i0 + r]:
+                        continue
+                    for j in range(n_p):
+                        w = w_i_p[r, j]
+                        isf[ns * j + 2] += max(w, 0.0) * spar[j, 2, _S_IW0] * jg[ns * j + 2]
+                        e = i_ahat[j] / i_ref
+                        w_i_p[r, j] = _clip(w + m_i_p[r, j] * lr * _band(e, theta), 0.0, wmax)
                         if lr > 0 and abs(e) > theta:
-                            nu[j, r] += mm[j, r]
-            # I -> P (apical inhibitory, plastic)
-            lr, theta, wmax = plast[_I_P, _LR], plast[_I_P, _THETA], plast[_I_P, _WMAX]
+                            nupd_i_p[r, j] += m_i_p[r, j]
+                # R -> P (fixed, signed)
+                for r in range(n_r):
+                    if not spiked[r0 + r]:
+                        continue
+                    for j in range(n_p):
+                        w = w_r_p[r, j]
+                        isf[ns * j + 1] += max(w, 0.0) * spar[j, 1, _S_IW0] * jg[ns * j + 1]
+                        isf[ns * j + 2] += max(-w, 0.0) * spar[j, 2, _S_IW0] * jg[ns * j + 2]
+            # teachers
             for r in range(n_r):
-                if not spiked[i0 + r]:
-                    continue
+                t = r0 + r
+                if teach_hi[k, r] != 0:
+                    isf[ns * t + 1] += max(w_th[r], 0.0) * spar[t, 1, _S_IW0] * jg[ns * t + 1]
+                if teach_lo[k, r] != 0:
+                    isf[ns * t + 2] += spar[t, 2, _S_IW0] * jg[ns * t + 2]
+            # ---- synapses, post pathway: input -> P rule at the P spikes
+            if POST_RULE and any_spike:
+                lr, theta, wmax = plast[_IN_P, _LR], plast[_IN_P, _THETA], plast[_IN_P, _WMAX]
                 for j in range(n_p):
-                    w = w_i_p[r, j]
-                    isf[ns * j + 2] += max(w, 0.0) * spar[j, 2, _S_IW0] * jg[ns * j + 2]
-                    e = i_ahat[j] / i_ref
-                    w_i_p[r, j] = _clip(w + m_i_p[r, j] * lr * _band(e, theta), 0.0, wmax)
-                    if lr > 0 and abs(e) > theta:
-                        nupd_i_p[r, j] += m_i_p[r, j]
-            # R -> P (fixed, signed)
-            for r in range(n_r):
-                if not spiked[r0 + r]:
-                    continue
-                for j in range(n_p):
-                    w = w_r_p[r, j]
-                    isf[ns * j + 1] += max(w, 0.0) * spar[j, 1, _S_IW0] * jg[ns * j + 1]
-                    isf[ns * j + 2] += max(-w, 0.0) * spar[j, 2, _S_IW0] * jg[ns * j + 2]
-        # teachers
-        for r in range(n_r):
-            t = r0 + r
-            if teach_hi[k, r] != 0:
-                isf[ns * t + 1] += max(w_th[r], 0.0) * spar[t, 1, _S_IW0] * jg[ns * t + 1]
-            if teach_lo[k, r] != 0:
-                isf[ns * t + 2] += spar[t, 2, _S_IW0] * jg[ns * t + 2]
-        # ---- synapses, post pathway: input -> P rule at the P spikes
-        if post_rule and any_spike:
-            lr, theta, wmax = plast[_IN_P, _LR], plast[_IN_P, _THETA], plast[_IN_P, _WMAX]
-            for j in range(n_p):
-                if not spiked[j]:
-                    continue
-                e = (i_s[j] - i_pred[j]) / i_ref
-                band = _band(e, theta)
-                count = lr > 0 and abs(e) > theta
-                for i in range(n_in):
-                    x = x_in[i] * math.exp(-((k - x_last[i]) * dt) / trace_decay_tau)
-                    w = w_in_p[i, j]
-                    mk = m_in_p[i, j]
-                    w_in_p[i, j] = _clip(w + mk * lr * w * x * band, 0.0, wmax)
-                    if count:
-                        nupd_in_p[i, j] += mk
-        # ---- resets
-        if any_spike:
-            for j in range(n):
-                if spiked[j]:
-                    io = io_v[j]
-                    imem[j] = irst_v[j]
-                    ith_ahp_c = ith_ahp_v[j] if iahp[j] > io else io
-                    iahp[j] += (ica_v[j] / itau_ahp_v[j]) * ith_ahp_c
-    for j in range(n):
-        for c in range(ns):
-            isyn[j, c] = isf[ns * j + c]
+                    if not spiked[j]:
+                        continue
+                    e = (i_s[j] - i_pred[j]) / i_ref
+                    band = _band(e, theta)
+                    count = lr > 0 and abs(e) > theta
+                    for i in range(n_in):
+                        x = x_in[i] * math.exp(-((k - x_last[i]) * dt) / trace_decay_tau)
+                        w = w_in_p[i, j]
+                        mk = m_in_p[i, j]
+                        w_in_p[i, j] = _clip(w + mk * lr * w * x * band, 0.0, wmax)
+                        if count:
+                            nupd_in_p[i, j] += mk
+            # ---- resets
+            if any_spike:
+                for j in range(n):
+                    if spiked[j]:
+                        io = io_v[j]
+                        imem[j] = irst_v[j]
+                        ith_ahp_c = ith_ahp_v[j] if iahp[j] > io else io
+                        iahp[j] += (ica_v[j] / itau_ahp_v[j]) * ith_ahp_c
+
+    return _run_chip
 
 
 def chip_invariants(
@@ -454,14 +448,34 @@ def run_batch(
     ``rec_every`` steps. The state (``imem``, ``iahp``, ``isyn[b, neuron, slot]``, ``i_s``,
     ``i_pred``, ``i_ahat``) enters as the initial state and leaves as the final one.
     """
+    run_chip = _kernel(bool(post_rule), bool(dendrite_error), bool(signed))
+    n_steps, n_in = stim.shape[1:]
+    n = imem.shape[1]
     for b in range(npar.shape[0]):
         npt, n_ref, ninv, sinv = chip_invariants(npar[b], spar[b], cst[b], dt, n_p, n_r)
-        _run_chip(
-            npt, n_ref, ninv, spar[b], sinv, cst[b], plast[b], n_p, n_r, dt, post_rule,
-            dendrite_error, signed, w_in_p[b], w_p_r[b], w_p_i[b], w_i_p[b], w_r_p[b], w_th[b],
+        isf = isyn[b].reshape(-1)  # a view: the state isyn[b, j, c] at index ns j + c
+        run_chip(
+            npt, n_ref, ninv, spar[b], sinv, cst[b], plast[b], n_p, n_r, dt,
+            w_in_p[b], w_p_r[b], w_p_i[b], w_i_p[b], w_r_p[b], w_th[b],
             m_in_p[b], m_p_r[b], m_p_i[b], m_i_p[b],
             stim[b], teach_hi[b], teach_lo[b], noise[b], rec_every,
-            imem[b], iahp[b], isyn[b], i_s[b], i_pred[b], i_ahat[b],
+            imem[b], iahp[b], i_s[b], i_pred[b], i_ahat[b],
             spk_k[b], spk_j[b], n_spk[b], nupd_in_p[b], nupd_p_r[b], nupd_p_i[b], nupd_i_p[b],
             rec_IS[b], rec_pred[b],
+            isf, np.zeros(n_steps + 1, np.int64), np.empty(n_steps * n_in, np.int64),
+            np.zeros(n_steps, np.bool_), np.full(n, -(10**9), np.int64), np.empty(isf.size),
+            np.empty(n), np.empty(n), np.zeros(n), np.empty(n, np.bool_), np.empty(n, np.bool_),
+            np.empty(n, np.bool_), np.empty(n_r), np.zeros(n_in), np.zeros(n_in, np.int64),
+            np.empty(n),
         )  # fmt: skip
+
+
+_KERNELS: dict = {}
+
+
+def _kernel(post_rule: bool, dendrite_error: bool, signed: bool):
+    """The compiled step loop for these structure flags (compiled, or loaded, on first use)."""
+    key = (post_rule, dendrite_error, signed)
+    if key not in _KERNELS:
+        _KERNELS[key] = _make_run_chip(*key)
+    return _KERNELS[key]
