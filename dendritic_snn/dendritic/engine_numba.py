@@ -72,18 +72,6 @@ _SIO, _SITH, _SITAU, _S_TAU_HI, _S_TAU_LO = range(5)
 
 
 @njit(cache=True, nogil=True)
-def standard_normal(rng, out):
-    """Fill the 1-D array ``out`` with ``rng.standard_normal()`` draws, in order.
-
-    Numba's port of NumPy's ziggurat sampler on the generator's own bit stream: the values
-    (and the generator's state after) are those of ``rng.standard_normal(out.size)``, at about
-    a third of NumPy's time.
-    """
-    for i in range(out.shape[0]):
-        out[i] = rng.standard_normal()
-
-
-@njit(cache=True, nogil=True)
 def _band(e, theta):
     """Eq. 3 with eta = 1: ``e - theta`` above the band, ``e + theta`` below, 0 inside."""
     if e > theta:

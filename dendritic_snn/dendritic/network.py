@@ -274,16 +274,10 @@ def soma_noise(structure: Structure, seed: int, presentation: int) -> np.ndarray
     (``seeded_rng(seed, "soma_noise", str(presentation))``), so both back ends and every
     repetition of a run see the same noise. Scaled in the soma equation by
     ``sigma_S*I_ref*sqrt(2/(tau_S*dt))`` (see the module docstring). The values are those of
-    ``rng.standard_normal((n_steps, n))``, drawn by the compiled
-    :func:`~dendritic_snn.dendritic.engine_numba.standard_normal` (about 3x faster).
+    ``rng.standard_normal((n_steps, n))``.
     """
-    from .engine_numba import standard_normal
-
-    n = structure.n_p + 2 * structure.n_r
     rng = seeded_rng(int(seed), "soma_noise", str(int(presentation)))
-    z = np.empty(structure.n_steps * n)
-    standard_normal(rng, z)
-    return z.reshape(structure.n_steps, n)
+    return rng.standard_normal((structure.n_steps, structure.n_p + 2 * structure.n_r))
 
 
 class SomaNoiseAhead:
@@ -291,7 +285,7 @@ class SomaNoiseAhead:
 
     ``get(structure, seed, n)`` returns ``soma_noise(structure, seed, n)`` (the same values)
     and starts drawing presentation ``n + 1`` of the same seed in the background (the
-    compiled draw releases the GIL), so that on a machine with a free core the draw overlaps
+    NumPy's draw releases the GIL), so that on a machine with a free core the draw overlaps
     the simulation of presentation ``n``. Drawn-ahead arrays not asked for are dropped (at
     most :attr:`MAX_PENDING` are kept). Safe in threads and in forked processes (each
     process starts its own helper thread).
