@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -338,3 +341,49 @@ def test_soma_noise_is_numpys_standard_normal():
     st = Structure(n_in=2, n_p=3, n_r=2, n_steps=50)
     expected = seeded_rng(5, "soma_noise", "7").standard_normal((50, 7))
     np.testing.assert_array_equal(soma_noise(st, 5, 7), expected)
+
+
+_BACKGROUND_SCRIPT = """
+import sys
+from dendritic_snn.dendritic import engine
+from dendritic_snn.dendritic.engine_numba import _kernel
+from dendritic_snn.dendritic.network import Structure
+
+st = Structure(readout_rule="dendrite")
+started = engine.compile_in_background(st)
+engine.compile_engine(st)
+stats = _kernel(*engine._flags(st)).stats
+print(started, sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2,
+                    reason="background compilation needs fork and two cores")  # fmt: skip
+def test_background_compilation_is_loaded_not_repeated(tmp_path):
+    """The forked child compiles the variant into Numba's cache; the parent, after waiting,
+    loads exactly that machine code (a cache hit, no compilation of its own)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", _BACKGROUND_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "1", "0"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs fork")
+def test_background_compilation_that_hangs_is_stopped(monkeypatch):
+    """A background compilation past the timeout is killed, and the caller goes on."""
+    from dendritic_snn.dendritic import engine
+
+    pid = os.fork()
+    if pid == 0:  # a stand-in child that never finishes
+        time.sleep(60)
+        os._exit(0)
+    key = (True, True, True)
+    monkeypatch.setitem(engine._background, key, pid)
+    monkeypatch.setattr(engine, "BACKGROUND_TIMEOUT_S", 0.3)
+    start = time.monotonic()
+    engine._wait_for_background(key)
+    assert time.monotonic() - start < 5
+    assert key not in engine._background
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

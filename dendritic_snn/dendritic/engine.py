@@ -12,8 +12,13 @@ step order are those of the Brian2 circuit; see :mod:`dendritic_snn.dendritic.en
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
+import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Mapping
 
@@ -37,6 +42,11 @@ _STATE_VARS = {"imem": "Imem", "iahp": "Iahp", "i_s": "I_S", "i_pred": "I_pred"}
 
 #: Structure flags (:func:`_flags`) whose step loop this process has compiled or loaded.
 _compiled: set[tuple[bool, bool, bool]] = set()
+#: Structure flags -> pid of the forked process compiling their step loop
+#: (:func:`compile_in_background`).
+_background: dict[tuple[bool, bool, bool], int] = {}
+#: Longest wait for a background compilation before compiling in this process instead (s).
+BACKGROUND_TIMEOUT_S = 300.0
 
 
 def _sizes(st: Structure) -> dict[str, int]:
@@ -236,14 +246,85 @@ def _flags(st: Structure) -> tuple[bool, bool, bool]:
 def compile_engine(structure: Structure) -> float:
     """Compile (or load from Numba's cache) the step loop of ``structure``'s variant.
 
-    Returns the seconds it took (0 if this process has it already).
+    Waits first for a :func:`compile_in_background` of the same variant, whose machine code
+    it then loads from the cache. Returns the seconds it took (0 if this process has the
+    variant already).
     """
-    if _flags(structure) in _compiled:
+    key = _flags(structure)
+    if key in _compiled:
         return 0.0
     start = time.perf_counter()
+    _wait_for_background(key)
     st = dataclasses.replace(structure, n_in=2, n_p=1, n_r=1, n_steps=20, dt=1e-4, noise=False)
     run_packed(st, [pack(st, _dummy_values(st))])
     return time.perf_counter() - start
+
+
+def compile_in_background(structure: Structure) -> bool:
+    """Start compiling ``structure``'s step loop in a forked process; True if it started.
+
+    The child compiles into Numba's on-disk cache and exits; :func:`compile_engine` waits for
+    it and loads the machine code, so the caller's start-up (imports, building the chip)
+    runs on the other core meanwhile. Does nothing (False) where that cannot help or is not
+    safe: not Linux, a single core, not the main thread, the variant compiled or started
+    already, or Numba's compiler lock held by another thread (it is held across the fork,
+    so the child owns it).
+    """
+    key = _flags(structure)
+    if (key in _compiled or key in _background or sys.platform != "linux"
+            or (os.cpu_count() or 1) < 2
+            or threading.current_thread() is not threading.main_thread()):  # fmt: skip
+        return False
+    from numba.core.compiler_lock import global_compiler_lock
+
+    from . import engine_numba  # noqa: F401  (imported before the fork, not in the child)
+
+    lock = getattr(global_compiler_lock, "_lock", None)
+    if lock is None or not lock.acquire(blocking=False):
+        return False
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                compile_engine(structure)
+                code = 0
+            finally:
+                os._exit(code)
+    finally:
+        lock.release()
+    if not _background:
+        atexit.register(_stop_background)
+    _background[key] = pid
+    return True
+
+
+def _wait_for_background(key: tuple[bool, bool, bool]) -> None:
+    """Wait for the background compilation of ``key`` (if any); stop it after the timeout."""
+    pid = _background.pop(key, None)
+    if pid is None:
+        return
+    deadline = time.monotonic() + BACKGROUND_TIMEOUT_S
+    try:
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            time.sleep(0.01)
+    except ChildProcessError:  # reaped elsewhere: it has finished
+        pass
+
+
+def _stop_background() -> None:
+    """At exit: stop background compilations nobody waited for (e.g. after a bad input)."""
+    for pid in _background.values():
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    _background.clear()
 
 
 def _dummy_values(st: Structure) -> dict:

@@ -26,7 +26,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.stats import truncnorm
 
 from ..seeding import seeded_rng
 from .blocks import ORDERED
@@ -69,6 +68,8 @@ def mismatch_factors(
         raise ValueError(f"mismatch sigma {sigma} outside [0, 1)")
     if sigma == 0.0:
         return np.ones(size)
+    from scipy.stats import truncnorm  # about a second to import: only when drawing
+
     lower = max(-truncate_sigmas, (MIN_FACTOR - 1.0) / sigma)
     z = truncnorm.rvs(
         lower, truncate_sigmas, size=size, random_state=seeded_rng(seed, "mismatch", key)

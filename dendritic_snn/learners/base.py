@@ -166,6 +166,12 @@ class Learner(ABC):
         return cls(LearnerSetup(profile, seed, config, n_inputs, n_classes, out, progress))
 
     @classmethod
+    def prepare(cls, config: dict[str, Any]) -> None:
+        """Start, in the background, one-off work a run with ``config`` will need (such as
+        compiling), as soon as the run's config is known. The default does nothing."""
+        return None
+
+    @classmethod
     def check_profile(cls, profile: Profile) -> None:
         """Raise :class:`~dendritic_snn.errors.DsnnError` if ``profile`` lacks a needed block.
 

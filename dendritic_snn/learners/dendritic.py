@@ -43,10 +43,14 @@ def structure_for(cfg: dict[str, Any], n_in: int, n_p: int, n_r: int, profile):
 
     n_steps = int(round((cfg["duration"] + cfg["tail"]) / profile.dt))
     return Structure(n_in=int(n_in), n_p=int(n_p), n_r=int(n_r), n_steps=n_steps,
-                     dt=profile.dt, noise=True,
-                     in_p_rule=str(cfg.get("in_p_rule", "pre")),
-                     readout_rule=str(cfg.get("readout_rule", "prediction")),
-                     signed_readout=bool(cfg.get("signed_readout", False)))  # fmt: skip
+                     dt=profile.dt, noise=True, **_rules(cfg))  # fmt: skip
+
+
+def _rules(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`~dendritic_snn.dendritic.network.Structure` fields a config chooses."""
+    return {"in_p_rule": str(cfg.get("in_p_rule", "pre")),
+            "readout_rule": str(cfg.get("readout_rule", "prediction")),
+            "signed_readout": bool(cfg.get("signed_readout", False))}  # fmt: skip
 
 
 def build_experiment(cfg: dict[str, Any], n_in: int, n_r: int, profile, seed: int, rng,
@@ -58,8 +62,10 @@ def build_experiment(cfg: dict[str, Any], n_in: int, n_r: int, profile, seed: in
     from ..dendritic.experiment import Experiment, make_simulator
 
     st = structure_for(cfg, n_in, int(cfg["n_pyramidal"]), n_r, profile)
-    sim, build_s = make_simulator(st, profile, cfg) if simulate else (None, 0.0)
-    return Experiment(sim, st, profile, seed, cfg, rng), build_s
+    # the chip before the simulator: drawing it overlaps a background compilation (prepare)
+    exp = Experiment(None, st, profile, seed, cfg, rng)
+    exp.sim, build_s = make_simulator(st, profile, cfg) if simulate else (None, 0.0)
+    return exp, build_s
 
 
 def _mean(counts: list):
@@ -80,6 +86,16 @@ class DendriticLearner(Learner):
     default_profile = "dynapse_se"
     home_task = "pattern_discrimination"
     title = "dendritic"
+
+    @classmethod
+    def prepare(cls, config: dict[str, Any]) -> None:
+        """Compile the engine's step loop for ``config`` in the background (see
+        :func:`~dendritic_snn.dendritic.engine.compile_in_background`)."""
+        if str(config.get("engine", "numba")) == "numba":
+            from ..dendritic.engine import compile_in_background
+            from ..dendritic.network import Structure
+
+            compile_in_background(Structure(**_rules(config)))
 
     def __init__(self, setup: LearnerSetup, simulate: bool = True) -> None:
         super().__init__(setup)

@@ -111,6 +111,20 @@ def default_profile(spec: TaskSpec, learner: str) -> str:
     return spec.default_profile
 
 
+def _prepare(learner: str, task: str, config: dict[str, Any]) -> None:
+    """On the learner's home task (whose config it reads as is), let it start its one-off
+    work (:meth:`~.learners.base.Learner.prepare`) while the run starts up; bad input is left
+    to the checks that follow to report."""
+    from ..learners import get_learner
+
+    try:
+        cls = get_learner(learner)
+        if cls.home_task == task:
+            cls.prepare(config)
+    except (DsnnError, ValueError):
+        pass
+
+
 def run_task(
     task: str,
     learner: str | None = None,
@@ -159,6 +173,9 @@ def run_task(
     """
     spec = load_task_spec(task)
     learner = learner or spec.default_learner
+    config = apply_overrides(spec.config, overrides or {}, task)
+    if not dry_run:
+        _prepare(learner, task, config)
     allowed = task_learners(task)
     if learner not in allowed:
         raise DsnnError(f"--learner {learner}: task '{task}' runs with {', '.join(allowed)}")
@@ -172,7 +189,6 @@ def run_task(
     integer = isinstance(seed, int | np.integer) and not isinstance(seed, bool)
     if not integer or not 0 <= seed <= SEED_MAX:
         raise DsnnError(f"--seed {seed}: must be an integer in [0, {SEED_MAX}]")
-    config = apply_overrides(spec.config, overrides or {}, task)
     run_dir = Path(out) if out is not None else default_run_dir(task)
     if dry_run:
         check_writable(run_dir)
