@@ -17,10 +17,10 @@ prints it. Sections:
    processes as a user would launch them, one after the other and one per core at a time;
    plus the main job on the Brian2 path (``--set engine=brian2``, its build
    cached by the first section) for comparison.
-3. **Cold main job**: ``dsnn task pattern_discrimination`` in a fresh process with empty
-   ``DSNN_CACHE_DIR`` and ``NUMBA_CACHE_DIR`` and no C++ compiler on ``PATH`` (a directory
-   of links to everything in the original ``PATH`` except ``gcc``/``g++``/``cc``/``c++``/
-   ``clang``).
+3. **Cold main job** (``--cold-runs`` times, median): ``dsnn task pattern_discrimination``
+   in a fresh process with empty ``DSNN_CACHE_DIR`` and ``NUMBA_CACHE_DIR`` and no C++
+   compiler on ``PATH`` (a directory of links to everything in the original ``PATH`` except
+   ``gcc``/``g++``/``cc``/``c++``/``clang``).
 """
 
 from __future__ import annotations
@@ -234,7 +234,8 @@ def _path_without_compilers(tmp: Path) -> str:
     return str(bin_dir)
 
 
-def cold_job() -> list[str]:
+def _cold_run() -> tuple[float, float, float, list[str], subprocess.CompletedProcess]:
+    """One cold main job: ``(wall, cpu, load, compilers found, process)``."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         env = dict(os.environ, PATH=_path_without_compilers(tmp))
@@ -248,16 +249,24 @@ def cold_job() -> list[str]:
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        load = os.getloadavg()[0]
-        summary = [ln for ln in proc.stdout.splitlines() if ln.startswith("K=")]
+    return wall, cpu, os.getloadavg()[0], found, proc
+
+
+def cold_job(runs: int) -> list[str]:
+    results = [_cold_run() for _ in range(runs)]
+    walls = [r[0] for r in results]
+    median = sorted(walls)[len(walls) // 2]  # odd runs: the median run; even: the upper one
+    _, cpu, load, found, proc = results[walls.index(median)]
+    summary = [ln for ln in proc.stdout.splitlines() if ln.startswith("K=")]
     return [
         "## 3. Cold main job, no C++ compiler",
         "",
         f"`dsnn task pattern_discrimination` in a fresh process, empty `DSNN_CACHE_DIR` and "
-        f"`NUMBA_CACHE_DIR`, compilers on PATH: {', '.join(found) or 'none'}: "
-        f"**{wall:.1f} s wall**, {cpu:.1f} s CPU (user + sys; the process is single-threaded, "
-        f"so this is about its wall time on an idle machine); load average {load:.1f} on "
-        f"{os.cpu_count()} cores; exit code {proc.returncode}.",
+        f"`NUMBA_CACHE_DIR`, compilers on PATH: {', '.join(found) or 'none'}, {runs} runs: "
+        f"**{median:.1f} s wall (median)**, each "
+        f"{', '.join(f'{w:.1f}' for w in walls)} s. The median run: {cpu:.1f} s CPU (user + "
+        f"sys of the process and of its helper process compiling the step loop); load average "
+        f"{load:.1f} on {os.cpu_count()} cores; exit code {proc.returncode}.",
         "",
         f"Output: `{summary[0] if summary else proc.stderr.strip()[-200:]}`",
         "",
@@ -270,7 +279,7 @@ def main() -> None:
     ap.add_argument("--brian2-presentations", type=int, default=20)
     ap.add_argument("--engine-presentations", type=int, default=500)
     ap.add_argument("--brian2-jobs", type=int, default=2, help="main jobs on the Brian2 path")
-    ap.add_argument("--skip-cold", action="store_true")
+    ap.add_argument("--cold-runs", type=int, default=3, help="cold main jobs (0: none)")
     args = ap.parse_args()
     seeds = list(range(args.seeds))
     cmd = "python bench/dendritic_engine_speed.py " + " ".join(sys.argv[1:])
@@ -281,8 +290,8 @@ def main() -> None:
     lines += presentation_rates(args.brian2_presentations, args.engine_presentations, seeds)
     print("\n".join(lines), flush=True)
     lines += whole_job(seeds, args.brian2_jobs)
-    if not args.skip_cold:
-        lines += cold_job()
+    if args.cold_runs > 0:
+        lines += cold_job(args.cold_runs)
     lines.append(f"(total bench wall time {time.perf_counter() - t0:.0f} s)")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n")
