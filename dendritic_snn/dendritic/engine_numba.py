@@ -38,7 +38,10 @@ counts; ``Imem``; ``Iahp``; the ``3 n`` (or ``4 n``) synapse slots, flat) that t
 vectorizes: the same IEEE operations in the same order per neuron (no fast-math, no FMA
 contraction), so the doubles are those of a plain per-neuron loop. Loop invariants (time
 constants, gain ratios) are evaluated once per call, in NumPy before the compiled loop
-(:func:`chip_invariants`: a smaller function to compile), as the same expressions. Divisions
+(:func:`chip_invariants`: a smaller function to compile), as the same expressions, and the
+scratch arrays are allocated there too. The structure flags (post rule, dendrite error,
+signed readout) are constants of the compiled loop, one variant per combination
+(:func:`_kernel`), so Numba prunes the other rules' branches before it compiles. Divisions
 follow NumPy's error model (a division by zero gives inf/NaN, which
 :meth:`~dendritic_snn.dendritic.experiment.Experiment.finish` reports as a diverged run,
 instead of raising inside the loop).
@@ -92,7 +95,7 @@ def _clip(value, lo, hi):
 
 
 def _make_run_chip(POST_RULE: bool, DENDRITE_ERROR: bool, SIGNED: bool):  # noqa: N803
-    """The step loop of one chip for one set of structure flags (see :func:`run_chip`)."""
+    """The step loop of one chip for one set of structure flags (see :func:`run_batch`)."""
 
     @njit(cache=True, nogil=True, error_model="numpy")
     def _run_chip(
@@ -424,7 +427,7 @@ def run_batch(
 ):  # fmt: skip
     """One presentation of ``B`` chips; every array has the batch as its leading axis.
 
-    The chips are independent: each is one call of the compiled :func:`_run_chip` (a Python
+    The chips are independent: each is one call of the compiled step loop (a Python
     loop over the chips costs ~0.1 ms per presentation and halves the compile time of a
     compiled batch loop).
 
