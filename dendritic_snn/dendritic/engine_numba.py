@@ -117,12 +117,8 @@ def _make_run_chip(POST_RULE: bool, DENDRITE_ERROR: bool, SIGNED: bool):  # noqa
         # ---- loop invariants (see chip_invariants): contiguous rows, so the loops below vectorize
         io_v, ith_v, itau_v = npt[_IO], npt[_ITH], npt[_ITAU]
         ispk_v, iconst_v, ishunt_v = npt[_ISPK], npt[_ICONST], npt[_ISHUNT]
-        ith_ahp_v, iath_v, ianorm_v, iagain_v = (
-            npt[_ITH_AHP],
-            npt[_IATH],
-            npt[_IANORM],
-            npt[_IAGAIN],
-        )
+        ith_ahp_v, iath_v = npt[_ITH_AHP], npt[_IATH]
+        ianorm_v, iagain_v = npt[_IANORM], npt[_IAGAIN]
         irst_v, ica_v, itau_ahp_v = npt[_IRST], npt[_ICA], npt[_ITAU_AHP]
         tau_ahp, tau_mem_hi, tau_mem_lo = ninv[_TAU_AHP], ninv[_TAU_MEM_HI], ninv[_TAU_MEM_LO]
         gain_hi, gain_lo = ninv[_GAIN_HI], ninv[_GAIN_LO]
