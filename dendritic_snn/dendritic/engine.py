@@ -293,8 +293,6 @@ def compile_in_background(structure: Structure) -> bool:
                 os._exit(code)
     finally:
         lock.release()
-    if not _background:
-        atexit.register(_stop_background)
     _background[key] = pid
     return True
 
@@ -316,6 +314,7 @@ def _wait_for_background(key: tuple[bool, bool, bool]) -> None:
         pass
 
 
+@atexit.register
 def _stop_background() -> None:
     """At exit: stop background compilations nobody waited for (e.g. after a bad input)."""
     for pid in _background.values():
