@@ -111,15 +111,15 @@ def default_profile(spec: TaskSpec, learner: str) -> str:
     return spec.default_profile
 
 
-def _prepare(learner: str, task: str, config: dict[str, Any]) -> None:
-    """On the learner's home task (whose config it reads as is), let it start its one-off
-    work (:meth:`~.learners.base.Learner.prepare`) while the run starts up; bad input is left
-    to the checks that follow to report."""
+def _prepare(learner: str, spec: TaskSpec, config: dict[str, Any]) -> None:
+    """Let the learner start its one-off work (:meth:`~.learners.base.Learner.prepare`) while
+    the run starts up, on a task whose config is the learner's own: its home task, or a task
+    that runs only this learner. Bad input is left to the checks that follow to report."""
     from ..learners import get_learner
 
     try:
         cls = get_learner(learner)
-        if cls.home_task == task:
+        if cls.home_task == spec.task or list(spec.learners) == [learner]:
             cls.prepare(config)
     except (DsnnError, ValueError):
         pass
@@ -174,21 +174,22 @@ def run_task(
     spec = load_task_spec(task)
     learner = learner or spec.default_learner
     config = apply_overrides(spec.config, overrides or {}, task)
+    # the checks that need no runner module come before any background work starts
+    if profile and not isinstance(profile, Profile):
+        profile = load_profile(profile)
+    if mismatch is not None and (isinstance(mismatch, bool) or not 0.0 <= mismatch < 1.0):
+        raise DsnnError(f"--mismatch {mismatch}: must be in [0, 1)")
+    integer = isinstance(seed, int | np.integer) and not isinstance(seed, bool)
+    if not integer or not 0 <= seed <= SEED_MAX:
+        raise DsnnError(f"--seed {seed}: must be an integer in [0, {SEED_MAX}]")
     if not dry_run:
-        _prepare(learner, task, config)
+        _prepare(learner, spec, config)
     allowed = task_learners(task)
     if learner not in allowed:
         raise DsnnError(f"--learner {learner}: task '{task}' runs with {', '.join(allowed)}")
     if not isinstance(profile, Profile):
-        profile = load_profile(profile or default_profile(spec, learner))
-    prof = profile
-    if mismatch is not None:
-        if isinstance(mismatch, bool) or not 0.0 <= mismatch < 1.0:
-            raise DsnnError(f"--mismatch {mismatch}: must be in [0, 1)")
-        prof = prof.with_mismatch(mismatch)
-    integer = isinstance(seed, int | np.integer) and not isinstance(seed, bool)
-    if not integer or not 0 <= seed <= SEED_MAX:
-        raise DsnnError(f"--seed {seed}: must be an integer in [0, {SEED_MAX}]")
+        profile = load_profile(default_profile(spec, learner))
+    prof = profile if mismatch is None else profile.with_mismatch(mismatch)
     run_dir = Path(out) if out is not None else default_run_dir(task)
     if dry_run:
         check_writable(run_dir)
