@@ -590,6 +590,36 @@ def test_readout_bias_recalibration_sets_each_readouts_rate(profile, signed):
         np.testing.assert_allclose(exp.chip[("R", "Iw0_bai")] / chip[("R", "Iw0_bai")], gain)
 
 
+def test_readout_bias_raise_only_keeps_a_readout_above_target(profile):
+    """With ``raise_only`` a readout that already fires more than the target keeps its bias
+    (the two-sided calibration lowers it to the target), and a silent one is raised."""
+    from dendritic_snn.data.patterns import make_patterns
+    from dendritic_snn.dendritic.experiment import Experiment
+    from dendritic_snn.runners.spec import load_task_spec
+
+    st = Structure(n_in=32, n_p=16, n_r=2, n_steps=2500, dt=1e-4, noise=True)
+    cfg = {**load_task_spec("pattern_discrimination").config, "w_in_init": 4.0,
+           "sparsity": 0.5}  # fmt: skip
+    patterns = make_patterns(2, seed=3)
+
+    def calibrated(raise_only):
+        exp = Experiment(NumbaSimulator(st), st, profile, 3, cfg, np.random.default_rng(0))
+        w = exp.weights["p_r"].reshape(st.n_p, st.n_r)
+        w[:, 0], w[:, 1] = 0.5, 0.02  # readout 0 fires often, readout 1 is silent
+        iw0 = np.array(exp.chip[("R", "Iw0_bas")], float)
+        before = exp._mean_counts(patterns, "R")
+        exp.calibrate_readout_bias(patterns, 4.0, iters=14, raise_only=raise_only)
+        return before, exp.chip[("R", "Iw0_bas")] / iw0, exp._mean_counts(patterns, "R")
+
+    before, gain, after = calibrated(raise_only=True)
+    assert before[0] > 8 and before[1] == 0, before
+    assert gain[0] == 1.0 and after[0] == before[0]
+    assert gain[1] > 1 and after[1] > 0
+    _, gain_both, after_both = calibrated(raise_only=False)
+    assert gain_both[0] < 1 and abs(after_both[0] - 4.0) <= 1.0, after_both
+    assert gain_both[1] == gain[1]
+
+
 def test_signed_readout_refuses_weight_sum_scaling(profile):
     from dendritic_snn.dendritic.experiment import Experiment
     from dendritic_snn.errors import DsnnError

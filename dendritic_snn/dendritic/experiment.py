@@ -359,7 +359,8 @@ class Experiment:
         self.scale_readout_weights()
         return history
 
-    def calibrate_readout_bias(self, patterns: list, target: float, iters: int = 8) -> list[float]:
+    def calibrate_readout_bias(self, patterns: list, target: float, iters: int = 8,
+                               raise_only: bool = False) -> list[float]:  # fmt: skip
         r"""Per-readout tuning of the basal weight bias after training (task option
         ``recalibrate_readout_spikes``; a homeostatic step, not in the paper).
 
@@ -373,8 +374,10 @@ class Experiment:
         readouts more excitable than others. Equal mean activity over all patterns (no labels;
         balanced classes) makes every readout fire and leaves it to the learned weights which
         readout fires most for a pattern. With a signed readout the inhibitory basal unit
-        (``Iw0_bai``) is scaled by the same factor. Returns the mean count over the readouts
-        at each step.
+        (``Iw0_bai``) is scaled by the same factor. With ``raise_only`` the factor is
+        :math:`\max(g_r, 1)`: a readout that already fires ``target`` spikes or more keeps
+        its bias (the calibration makes no readout less excitable than it was). Returns the
+        mean count over the readouts at each step.
         """
         keys = [("R", "Iw0_bas")] + ([("R", "Iw0_bai")] if self.st.signed_readout else [])
         iw0 = {key: np.asarray(self.chip[key], float).copy() for key in keys}
@@ -388,7 +391,7 @@ class Experiment:
             return self._mean_counts(patterns, "R")
 
         best, history = bracket_gains(counts, self.st.n_r, target, iters)
-        set_gain(best)
+        set_gain(np.maximum(best, 1.0) if raise_only else best)
         return history
 
     def _mean_counts(self, patterns: list, pop: str, target: int | None = None) -> np.ndarray:

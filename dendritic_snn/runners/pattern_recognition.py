@@ -9,12 +9,14 @@ between ``train`` and ``after`` the hidden gain calibration runs again
 (``recalibrate_after_training``, homeostasis), so the pyramidal neurons fire as often to the
 trained pattern as before training and only the learned distribution of their input weights
 (Eq. 3 at their spikes, ``in_p_rule: post``) can make them prefer it to the deviant; then the
-readout's bias is tuned to ``recalibrate_readout_spikes`` on the trained pattern (then ``L``
-is that set point against the untrained readout), or with ``recalibrate_readout_on:
-background`` before and after training on fresh patterns with the same statistics (then ``L``
-is a learned increase). With ``topdown_only_with_teacher`` the readout's top-down feedback
-reaches the pyramidal neurons only in the ``train`` phase (and the teacher-driven
-calibrations).
+readout's bias is raised until it fires ``recalibrate_readout_spikes`` on the trained pattern
+(``recalibrate_readout_raise_only``: a readout that already fires that many keeps its bias,
+and its ``L`` is a learned increase at equal bias; where the bias was raised, ``L`` is the
+set point against the untrained readout; without the option the bias is also lowered), or
+with ``recalibrate_readout_on: background`` tuned before and after training on fresh patterns
+with the same statistics (then ``L`` is a learned increase). With
+``topdown_only_with_teacher`` the readout's top-down feedback reaches the pyramidal neurons
+only in the ``train`` phase (and the teacher-driven calibrations).
 The readout "calcium" is its spike train low-pass filtered with 200 ms;
 ``L = mean calcium(after) / mean calcium(before)``, ``D = mean calcium(after) /
 mean calcium(deviant)``, computed from the readout spikes inside each phase (no carry-over of
@@ -99,11 +101,13 @@ def run(ctx: RunContext) -> TaskOutput:
                                          seed=bseed)  # fmt: skip
     else:
         readout_patterns = [trained]
+    raise_only = bool(cfg["recalibrate_readout_raise_only"]) and not background
 
     def tune_readout_bias() -> list[float]:
         return exp.calibrate_readout_bias(readout_patterns,
                                           float(cfg["recalibrate_readout_spikes"]),
-                                          int(cfg["calibrate_iters"]))  # fmt: skip
+                                          int(cfg["calibrate_iters"]),
+                                          raise_only)  # fmt: skip
 
     if background and cfg["recalibrate_readout_spikes"]:
         calib["readout"] = tune_readout_bias()
@@ -119,6 +123,7 @@ def run(ctx: RunContext) -> TaskOutput:
     by_proj: dict[str, list[int]] = {proj: [] for proj in PLASTIC}
     recalib: list[float] = []
     recalib_r: list[float] = []
+    recalib_gain = 1.0
     for n, (phase, pat) in enumerate(tqdm(schedule, desc="present", disable=not ctx.progress,
                                           unit="pres")):  # fmt: skip
         if phase == "after" and schedule[n - 1][0] == "train":
@@ -128,7 +133,9 @@ def run(ctx: RunContext) -> TaskOutput:
                 recalib = exp.calibrate_hidden([trained], float(cfg["calibrate_spikes"]),
                                                int(cfg["calibrate_iters"]))  # fmt: skip
             if cfg["recalibrate_readout_spikes"]:
+                iw0 = np.asarray(exp.chip[("R", "Iw0_bas")], float).copy()
                 recalib_r = tune_readout_bias()
+                recalib_gain = float(np.mean(np.asarray(exp.chip[("R", "Iw0_bas")]) / iw0))
         if pat is not None and cfg["jitter"] + cfg["deletion"] > 0 and phase != "train":
             pat = perturb(pat, rng, cfg["jitter"], cfg["deletion"])
         learn = phase == "train"
@@ -212,6 +219,7 @@ def run(ctx: RunContext) -> TaskOutput:
         "recalibration_mean_P_spikes": recalib,
         "readout_calibration_spikes": calib.get("readout", []),
         "readout_recalibration_spikes": recalib_r,
+        "readout_recalibration_gain": recalib_gain,
         "topdown_calibration_mean_P_spikes": calib.get("topdown", []),
         "teacher_calibration_R_spikes": calib.get("teacher", []),
         "biological_time_s": t_end,
