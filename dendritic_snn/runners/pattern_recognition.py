@@ -225,7 +225,12 @@ def run(ctx: RunContext) -> TaskOutput:
         "biological_time_s": t_end,
         "build_s": build_s,
     }
-    summary = f"L = {L:.2f} (after/before), D = {D:.2f} (trained/deviant): {verdict(metrics)}"
+    bias = ""
+    if recalib_r and not background:  # L is a learned increase only at an unchanged bias
+        bias = (", readout bias kept" if recalib_gain == 1.0
+                else f", readout bias x{recalib_gain:.2f} after training")  # fmt: skip
+    summary = (f"L = {L:.2f} (after/before{bias}), D = {D:.2f} (trained/deviant): "
+               f"{verdict(metrics)}")  # fmt: skip
     return TaskOutput(
         metrics=metrics, energy=energy_report(avg(events_test), avg(events_train), ctx.profile),
         summary=summary,
