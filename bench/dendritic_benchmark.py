@@ -136,11 +136,12 @@ def rec(seeds, note="", **overrides):
         sa, sd = m["readout_spikes_after"], m["readout_spikes_deviant"]
         n_ok += m["L"] > 1.5 and m["D"] > 1.5
         n_spk += sa >= 5
-        n_both += recognised(m)
+        ok = recognised(m)
+        n_both += ok
         u0, u1, e0, e1 = _trend(m)
         falls.append(u1 < u0)
         gain = m["readout_recalibration_gain"]
-        kept.append((gain == 1.0, recognised(m)))
+        kept.append((gain == 1.0, ok))
         print(f"| {s} | {m['L']:.2f} | {m['D']:.2f} | {gain:.2f} "
               f"| {r['before']:.1f} / {r['after']:.1f} / "
               f"{r['deviant']:.1f} | {sa:.1f} / {sd:.1f} | {p['after']:.1f} / {p['deviant']:.1f} "

@@ -106,32 +106,35 @@ def test_bad_task_input_one_line(tmp_path, args, message):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.fixture
+def prepare_calls(monkeypatch):
+    """The configs the dendritic learner's ``prepare`` is called with (it does nothing)."""
+    from dendritic_snn.learners.dendritic import DendriticLearner
+
+    calls = []
+    monkeypatch.setattr(DendriticLearner, "prepare", classmethod(lambda cls, c: calls.append(c)))
+    return calls
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"profile": "nope"}, {"seed": -1}, {"mismatch": 1.5}, {"overrides": {"lr_p_r": "x"}}],
 )
-def test_bad_input_is_refused_before_the_learner_prepares(tmp_path, monkeypatch, kwargs):
-    from dendritic_snn.learners.dendritic import DendriticLearner
-
-    calls = []
-    monkeypatch.setattr(DendriticLearner, "prepare", classmethod(lambda cls, c: calls.append(c)))
+def test_bad_input_is_refused_before_the_learner_prepares(tmp_path, prepare_calls, kwargs):
     with pytest.raises(DsnnError):
         run_task("pattern_discrimination", out=tmp_path / "r", **kwargs)
-    assert calls == []
+    assert prepare_calls == []
 
 
-def test_learner_prepares_only_on_tasks_whose_config_is_its_own(monkeypatch):
-    from dendritic_snn.learners.dendritic import DendriticLearner
+def test_learner_prepares_only_on_tasks_whose_config_is_its_own(prepare_calls):
     from dendritic_snn.runners.api import _prepare
 
-    calls = []
-    monkeypatch.setattr(DendriticLearner, "prepare", classmethod(lambda cls, c: calls.append(c)))
     for task in ("pattern_discrimination", "pattern_recognition", "mnist"):
         spec = load_task_spec(task)
         _prepare("dendritic", spec, spec.config)
     # the home task and the task that runs the dendritic learner alone, not mnist (whose
     # config is rate_ep's and the other learners')
-    assert calls == [
+    assert prepare_calls == [
         load_task_spec(t).config for t in ("pattern_discrimination", "pattern_recognition")
     ]
 
